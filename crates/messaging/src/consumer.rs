@@ -1,0 +1,205 @@
+//! The consume loop. A handler decides; the loop does the acknowledging:
+//!
+//! | handler returns        | loop does                                                        |
+//! |------------------------|------------------------------------------------------------------|
+//! | `Ok(())`               | ack (the handler has committed its database work by then)         |
+//! | `Err(Poison(reason))`  | publish to the dead-letter queue with the reason header, then ack |
+//! | `Err(Transient(_))`    | short back-off, then nack with requeue; the queue's delivery     |
+//! |                        | limit dead-letters it if it keeps failing                         |
+//!
+//! A lost connection is re-established with back-off; the loop only ends at shutdown.
+
+use crate::broker::Broker;
+use crate::publisher::{OutgoingMessage, Publisher};
+use crate::topology::{QueueSpec, DEAD_LETTER_EXCHANGE};
+use futures::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Header naming why a message was dead-lettered by a consumer.
+pub const REASON_HEADER: &str = "x-printflow-dead-letter-reason";
+/// Header naming the queue a dead-lettered message came from.
+pub const ORIGIN_QUEUE_HEADER: &str = "x-printflow-original-queue";
+
+/// A delivered message, decoupled from the AMQP client's types.
+#[derive(Debug, Clone)]
+pub struct IncomingMessage {
+    /// Raw body.
+    pub body: Vec<u8>,
+    /// String-valued headers (others are dropped).
+    pub headers: BTreeMap<String, String>,
+    /// AMQP `message-id`.
+    pub message_id: Option<String>,
+    /// Routing key it was published with.
+    pub routing_key: String,
+    /// Queue it was consumed from.
+    pub queue: &'static str,
+    /// The broker's redelivered flag.
+    pub redelivered: bool,
+    /// Earlier delivery attempts (quorum queues' `x-delivery-count`; 0 on first delivery).
+    pub delivery_count: i64,
+}
+
+/// What went wrong handling a message.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HandleError {
+    /// The message can never be processed (unparseable, unknown version, impossible content).
+    #[error("poison message: {0}")]
+    Poison(String),
+    /// Processing failed for a reason that may pass (database down, dependency timeout).
+    #[error("transient failure: {0}")]
+    Transient(String),
+}
+
+/// Processes one message. Must commit its own work before returning `Ok`.
+#[async_trait::async_trait]
+pub trait Handler: Send + Sync + 'static {
+    /// Handles `msg`.
+    async fn handle(&self, msg: &IncomingMessage) -> Result<(), HandleError>;
+}
+
+/// How many unacknowledged messages the broker may push to one consumer.
+const PREFETCH: u16 = 16;
+
+/// Consumes `queue` until `shutdown` resolves.
+pub async fn run_consumer<H: Handler>(
+    broker: Arc<Broker>,
+    queue: QueueSpec,
+    handler: Arc<H>,
+    shutdown: impl Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let dead_letters = Publisher::new(broker.clone());
+    let mut failures: u32 = 0;
+    loop {
+        let session = consume_session(&broker, queue, &*handler, &dead_letters, &mut failures);
+        tokio::select! {
+            _ = &mut shutdown => return,
+            result = session => {
+                if let Err(e) = result {
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(queue = queue.name, error = %e, "consumer lost its channel; reconnecting");
+                }
+            }
+        }
+        let backoff = Duration::from_millis((100u64 << failures.min(6)).min(5_000));
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+    }
+}
+
+async fn consume_session<H: Handler>(
+    broker: &Broker,
+    queue: QueueSpec,
+    handler: &H,
+    dead_letters: &Publisher,
+    failures: &mut u32,
+) -> Result<(), crate::MessagingError> {
+    let channel = broker.channel().await?;
+    channel
+        .basic_qos(PREFETCH, BasicQosOptions::default())
+        .await?;
+    let tag = format!("{}-{}", queue.name, uuid::Uuid::new_v4().simple());
+    let mut consumer = channel
+        .basic_consume(
+            queue.name,
+            &tag,
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    tracing::info!(queue = queue.name, "consuming");
+    *failures = 0;
+    while let Some(delivery) = consumer.next().await {
+        let delivery = delivery?;
+        process(queue, handler, dead_letters, delivery).await?;
+    }
+    Err(crate::MessagingError::Timeout("consumer stream ended"))
+}
+
+async fn process<H: Handler>(
+    queue: QueueSpec,
+    handler: &H,
+    dead_letters: &Publisher,
+    delivery: Delivery,
+) -> Result<(), crate::MessagingError> {
+    let msg = incoming(queue, &delivery);
+    match handler.handle(&msg).await {
+        Ok(()) => delivery.ack(BasicAckOptions::default()).await?,
+        Err(HandleError::Poison(reason)) => {
+            tracing::warn!(queue = queue.name, message_id = ?msg.message_id, %reason, "dead-lettering poison message");
+            let mut headers = msg.headers.clone();
+            headers.insert(REASON_HEADER.to_owned(), reason);
+            headers.insert(ORIGIN_QUEUE_HEADER.to_owned(), queue.name.to_owned());
+            let out = OutgoingMessage {
+                exchange: DEAD_LETTER_EXCHANGE.to_owned(),
+                routing_key: queue.name.to_owned(),
+                message_id: msg.message_id.clone().unwrap_or_default(),
+                body: msg.body.clone(),
+                headers,
+            };
+            match dead_letters.publish(out).await {
+                Ok(()) => delivery.ack(BasicAckOptions::default()).await?,
+                Err(e) => {
+                    // Never drop a message we could not park: give it back to the queue.
+                    tracing::warn!(error = %e, "could not dead-letter; requeueing");
+                    delivery.nack(requeue()).await?;
+                }
+            }
+        }
+        Err(HandleError::Transient(reason)) => {
+            tracing::warn!(queue = queue.name, message_id = ?msg.message_id, %reason, attempt = msg.delivery_count + 1, "transient failure; requeueing");
+            let pause = Duration::from_millis((100 * (msg.delivery_count as u64 + 1)).min(2_000));
+            tokio::time::sleep(pause).await;
+            delivery.nack(requeue()).await?;
+        }
+    }
+    Ok(())
+}
+
+fn requeue() -> BasicNackOptions {
+    BasicNackOptions {
+        requeue: true,
+        ..Default::default()
+    }
+}
+
+fn incoming(queue: QueueSpec, d: &Delivery) -> IncomingMessage {
+    let mut headers = BTreeMap::new();
+    let mut delivery_count = 0;
+    if let Some(table) = d.properties.headers() {
+        for (k, v) in table.inner() {
+            match v {
+                AMQPValue::LongString(s) => {
+                    headers.insert(k.to_string(), s.to_string());
+                }
+                AMQPValue::ShortString(s) => {
+                    headers.insert(k.to_string(), s.to_string());
+                }
+                AMQPValue::LongLongInt(n) if k.as_str() == "x-delivery-count" => {
+                    delivery_count = *n
+                }
+                AMQPValue::LongInt(n) if k.as_str() == "x-delivery-count" => {
+                    delivery_count = i64::from(*n)
+                }
+                _ => {}
+            }
+        }
+    }
+    IncomingMessage {
+        body: d.data.clone(),
+        headers,
+        message_id: d.properties.message_id().as_ref().map(|s| s.to_string()),
+        routing_key: d.routing_key.to_string(),
+        queue: queue.name,
+        redelivered: d.redelivered,
+        delivery_count,
+    }
+}

@@ -1,0 +1,219 @@
+//! Transactional outbox: an event is written in the same database transaction as the state change
+//! that caused it, and a relay publishes it afterwards. A crash between commit and publish loses
+//! nothing: the row is still pending and the relay sends it when it runs again. Rows are marked
+//! sent only after the broker confirmed them, so delivery is at-least-once; consumers de-duplicate.
+
+use crate::publisher::{OutgoingMessage, Publisher};
+use printflow_contracts::messages::{Envelope, Event, EVENTS_EXCHANGE};
+use sqlx::{PgConnection, PgPool, Row};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+/// The outbox table, created by each service that publishes (run from its migrate step).
+pub const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS outbox (
+    id           BIGSERIAL PRIMARY KEY,
+    message_id   UUID        NOT NULL UNIQUE,
+    exchange     TEXT        NOT NULL,
+    routing_key  TEXT        NOT NULL,
+    payload      JSONB       NOT NULL,
+    headers      JSONB       NOT NULL DEFAULT '{}'::jsonb,
+    created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    sent_at      TIMESTAMPTZ,
+    attempts     INT         NOT NULL DEFAULT 0,
+    last_error   TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_pending_idx ON outbox (id) WHERE sent_at IS NULL;
+"#;
+
+/// Creates the outbox table if it does not exist.
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(SCHEMA).execute(pool).await.map(|_| ())
+}
+
+/// Writes `event` to the outbox inside the caller's transaction (pass `&mut *tx`). The current
+/// context's headers (see [`crate::context`]) are stored with it.
+pub async fn enqueue<T: Event>(
+    conn: &mut PgConnection,
+    event: &Envelope<T>,
+) -> Result<(), sqlx::Error> {
+    let headers = serde_json::to_value(crate::context::capture()).expect("string map serialises");
+    sqlx::query(
+        "INSERT INTO outbox (message_id, exchange, routing_key, payload, headers)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(event.message_id)
+    .bind(EVENTS_EXCHANGE)
+    .bind(T::TYPE)
+    .bind(event.to_json())
+    .bind(headers)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Wakes the relay right after a commit so events go out without waiting for the next poll.
+#[derive(Debug, Clone, Default)]
+pub struct OutboxSignal(Arc<Notify>);
+
+impl OutboxSignal {
+    /// Tells the relay there is something new.
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// Publishes pending outbox rows in insertion order.
+pub struct OutboxRelay {
+    /// The service's database.
+    pool: PgPool,
+    /// Confirmed publisher.
+    publisher: Arc<Publisher>,
+    /// Wake-ups from committed transactions.
+    signal: OutboxSignal,
+    /// Poll interval when nobody wakes us (also covers rows left by a crashed process).
+    poll_interval: Duration,
+}
+
+impl std::fmt::Debug for OutboxRelay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboxRelay").finish_non_exhaustive()
+    }
+}
+
+const BATCH: i64 = 100;
+
+impl OutboxRelay {
+    /// A relay for `pool`'s outbox.
+    pub fn new(pool: PgPool, publisher: Arc<Publisher>, signal: OutboxSignal) -> Self {
+        OutboxRelay {
+            pool,
+            publisher,
+            signal,
+            poll_interval: Duration::from_millis(500),
+        }
+    }
+
+    /// Runs until `shutdown` resolves.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut failures: u32 = 0;
+        loop {
+            let delay = if failures == 0 {
+                self.poll_interval
+            } else {
+                // Broker or database trouble: back off up to 5 s instead of hammering it.
+                Duration::from_millis((200u64 << failures.min(5)).min(5_000))
+            };
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = self.signal.0.notified(), if failures == 0 => {}
+                _ = tokio::time::sleep(delay) => {}
+            }
+            loop {
+                match self.relay_batch().await {
+                    Ok(n) => {
+                        failures = 0;
+                        if n < BATCH as usize {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        failures = failures.saturating_add(1);
+                        tracing::warn!(error = %e, failures, "outbox relay failed; will retry");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Publishes one batch; returns how many rows were sent.
+    pub async fn relay_batch(&self) -> Result<usize, RelayError> {
+        let mut tx = self.pool.begin().await?;
+        // SKIP LOCKED lets several relay instances share the table without sending a row twice.
+        let rows = sqlx::query(
+            "SELECT id, message_id, exchange, routing_key, payload, headers FROM outbox
+             WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(BATCH)
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut ids = Vec::with_capacity(rows.len());
+        let mut messages = Vec::with_capacity(rows.len());
+        for row in &rows {
+            ids.push(row.get::<i64, _>("id"));
+            let headers: serde_json::Value = row.get("headers");
+            let headers: BTreeMap<String, String> =
+                serde_json::from_value(headers).unwrap_or_default();
+            let payload: serde_json::Value = row.get("payload");
+            messages.push(OutgoingMessage {
+                exchange: row.get("exchange"),
+                routing_key: row.get("routing_key"),
+                message_id: row.get::<Uuid, _>("message_id").to_string(),
+                body: serde_json::to_vec(&payload).expect("json value serialises"),
+                headers,
+            });
+        }
+        let (confirmed, error) = self.publisher.publish_all(&messages).await;
+        if confirmed > 0 {
+            sqlx::query("UPDATE outbox SET sent_at = now() WHERE id = ANY($1)")
+                .bind(&ids[..confirmed])
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(err) = error {
+            sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1")
+                .bind(ids[confirmed])
+                .bind(err.to_string())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Err(RelayError::Publish(err));
+        }
+        tx.commit().await?;
+        Ok(confirmed)
+    }
+}
+
+/// Why a relay batch did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// Reading or marking rows failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The broker did not take a message.
+    #[error("publish: {0}")]
+    Publish(crate::MessagingError),
+}
+
+/// Pending-row statistics, for readiness and metrics.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backlog {
+    /// Rows not yet confirmed by the broker.
+    pub pending: i64,
+    /// Age of the oldest pending row, seconds (0 when none).
+    pub oldest_age_seconds: f64,
+}
+
+/// Reads the current backlog.
+pub async fn backlog(pool: &PgPool) -> Result<Backlog, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT count(*) AS pending,
+                COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS oldest
+         FROM outbox WHERE sent_at IS NULL",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(Backlog {
+        pending: row.get("pending"),
+        oldest_age_seconds: row.get("oldest"),
+    })
+}

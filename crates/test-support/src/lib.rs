@@ -1,0 +1,16 @@
+//! Test plumbing for integration tests against the real PostgreSQL and RabbitMQ started by
+//! `scripts/test.sh`. Every test gets its own database and its own vhost, so tests run in parallel
+//! without seeing each other's rows or messages.
+//!
+//! Where things are is read from `PRINTFLOW_TEST_DATABASE_URL` (admin connection, default
+//! `postgres://printflow:printflow@127.0.0.1:5432/postgres`), `PRINTFLOW_TEST_AMQP_URL_BASE`
+//! (default `amqp://guest:guest@127.0.0.1:5672`) and `PRINTFLOW_TEST_RABBITMQ_API` (default
+//! `http://guest:guest@127.0.0.1:15672`).
+
+pub mod database;
+pub mod eventually;
+pub mod rabbit;
+
+pub use database::{fingerprint, TestDatabase};
+pub use eventually::eventually;
+pub use rabbit::TestVhost;

@@ -1,0 +1,21 @@
+//! HTTP plumbing written once for Shop, CRM and MES.
+//!
+//! - [`error::ApiError`] is the one error type a handler returns: it renders as
+//!   `{"code", "message", "field"}` with the right 4xx/5xx status. Each service keeps its own
+//!   domain error enum and converts it into `ApiError` at the handler boundary.
+//! - [`extract`] wraps axum's extractors so a malformed body, path or query is a 400/422 JSON
+//!   error instead of axum's plain-text rejection.
+//! - [`server`] builds the common middleware stack (body limit, timeout, panic catcher, request
+//!   logging), the health routes and graceful shutdown.
+//! - [`config`] reads settings through a trait, so tests pass a map and never touch process env.
+//! - [`client`] builds outgoing HTTP clients that always have timeouts.
+
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod logging;
+pub mod server;
+
+pub use error::ApiError;
+pub use extract::{Json, Path, Query};

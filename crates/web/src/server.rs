@@ -1,0 +1,197 @@
+//! Middleware stack, health routes and graceful serving shared by the services.
+
+use crate::error::{route_not_found, ApiError};
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use futures::future::BoxFuture;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+
+/// Limits applied to every request.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// A request still running after this is answered 503 `request_timeout`; nothing a client
+    /// sends may hold a worker forever.
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 256 * 1024,
+            request_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// Wraps a service's routes with the shared behaviour: JSON 404/405, body limit, request
+/// timeout, panic-to-500 and request logging. Call it last, on the full router.
+pub fn with_common_layers(router: Router, limits: Limits) -> Router {
+    let timeout = limits.request_timeout;
+    router
+        .fallback(route_not_found)
+        .layer(axum::middleware::from_fn(json_method_not_allowed))
+        .layer(axum::middleware::from_fn(move |req: Request, next: Next| {
+            enforce_timeout(req, next, timeout)
+        }))
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "internal error; see the service log",
+            )
+            .into_response()
+        }))
+        .layer(axum::middleware::from_fn(log_request))
+}
+
+async fn enforce_timeout(req: Request, next: Next, timeout: Duration) -> Response {
+    match tokio::time::timeout(timeout, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => ApiError::unavailable(
+            "request_timeout",
+            format!("the request did not finish within {} ms", timeout.as_millis()),
+        )
+        .into_response(),
+    }
+}
+
+/// axum answers a wrong method with an empty 405; give it the same JSON shape as other errors.
+async fn json_method_not_allowed(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
+        let allow = resp.headers().get(axum::http::header::ALLOW).cloned();
+        let mut out = ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this endpoint does not accept that method",
+        )
+        .into_response();
+        if let Some(allow) = allow {
+            out.headers_mut().insert(axum::http::header::ALLOW, allow);
+        }
+        return out;
+    }
+    resp
+}
+
+async fn log_request(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16();
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if status >= 500 {
+        tracing::warn!(%method, %path, status, elapsed_ms, "request failed");
+    } else {
+        tracing::debug!(%method, %path, status, elapsed_ms, "request");
+    }
+    resp
+}
+
+/// One named readiness check.
+pub type Check = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+
+/// `GET /healthz` (the process answers) and `GET /readyz` (every check passes; 503 and the
+/// failing checks otherwise).
+pub fn health_routes(checks: Vec<(&'static str, Check)>) -> Router {
+    let checks = Arc::new(checks);
+    Router::new()
+        .route("/healthz", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
+        .route(
+            "/readyz",
+            get(move || {
+                let checks = checks.clone();
+                async move { readiness(&checks).await }
+            }),
+        )
+}
+
+async fn readiness(checks: &[(&'static str, Check)]) -> Response {
+    let mut report = serde_json::Map::new();
+    let mut ready = true;
+    for (name, check) in checks {
+        // A dependency that hangs must make us "not ready", not make the probe hang.
+        let outcome = match tokio::time::timeout(Duration::from_secs(2), check()).await {
+            Ok(Ok(())) => "ok".to_owned(),
+            Ok(Err(e)) => {
+                ready = false;
+                format!("error: {e}")
+            }
+            Err(_) => {
+                ready = false;
+                "error: timed out".to_owned()
+            }
+        };
+        report.insert((*name).to_owned(), outcome.into());
+    }
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "checks": report,
+    });
+    (status, axum::Json(body)).into_response()
+}
+
+/// A readiness check that runs `SELECT 1` on the pool.
+pub fn database_check(pool: sqlx::PgPool) -> Check {
+    Arc::new(move || {
+        let pool = pool.clone();
+        Box::pin(async move {
+            sqlx::query("SELECT 1")
+                .execute(&pool)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    })
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Resolves on Ctrl-C or SIGTERM; what binaries pass as their shutdown future.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => futures::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = futures::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested");
+}

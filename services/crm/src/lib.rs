@@ -1,0 +1,1 @@
+//! printflow crm service (skeleton; being written).

@@ -1,0 +1,1 @@
+//! printflow mes service (skeleton; being written).

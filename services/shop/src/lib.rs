@@ -1,0 +1,1 @@
+//! printflow shop service (skeleton; being written).
