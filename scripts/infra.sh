@@ -29,7 +29,13 @@ LOG_DIR="$DATA_DIR/logs"
 PG_DATA="$DATA_DIR/postgres"
 PG_LOG="$LOG_DIR/postgres.log"
 RMQ_BASE="$DATA_DIR/rabbitmq"
-RMQ_NODE="printflow@localhost"
+# Node names must be unique per host (epmd), so a second checkout running
+# on other ports (CI) gets its own name; the default stays printflow@localhost.
+if [[ "$RABBITMQ_PORT" == 5672 ]]; then
+    RMQ_NODE="printflow@localhost"
+else
+    RMQ_NODE="printflow-$RABBITMQ_PORT@localhost"
+fi
 RMQ_PID="$RUN_DIR/rabbitmq.pid"
 RMQ_OUT="$LOG_DIR/rabbitmq.out"
 RMQ_LOG="$RMQ_BASE/log/$RMQ_NODE.log"
