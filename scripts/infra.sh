@@ -21,7 +21,7 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-PACKAGES=(postgresql rabbitmq-server curl)
+PACKAGES=(postgresql rabbitmq-server curl jq)
 DATABASES=(printflow_shop printflow_crm printflow_mes)
 
 RUN_DIR="$DATA_DIR/run"

@@ -32,7 +32,7 @@ RMQ_BIN=/usr/lib/rabbitmq/bin
 SERVICE_PATH="$RMQ_BIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # Poll interval for wait_for: short enough to notice readiness quickly,
-# long enough not to burn CPU while the JVM-less but still slow Erlang boots.
+# long enough not to burn CPU during a multi-second Erlang boot.
 POLL_INTERVAL="${POLL_INTERVAL:-0.2}"
 
 # Set by scripts that must only print errors (rabbitmq-node.sh).

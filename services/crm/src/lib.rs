@@ -1,1 +1,52 @@
-//! printflow crm service (skeleton; being written).
+//! CRM API: the system of record for customers, orders and order statuses.
+//!
+//! - [`orders`]: creating orders (idempotent on the client-chosen id, with an `order.created`
+//!   event written to the transactional outbox in the same transaction), reading them, listing
+//!   them by status and cancelling them.
+//! - [`status_events`]: the consumer of MES `order.status_changed` events. Every event is
+//!   recorded in an inbox and applied exactly once, in sequence order, through the shared state
+//!   machine; duplicates, stale and illegal events are recorded but never move a status.
+//! - [`customers`]: customer records (personal data stays here; events carry only ids).
+//! - [`routes`], [`app`], [`config`]: the HTTP surface and process wiring.
+//!
+//! Errors: each area has its own error enum converted into `printflow_web::ApiError` at the
+//! handler boundary; the consumer answers `HandleError::Poison` for messages that can never be
+//! applied (they are dead-lettered with the reason) and `Transient` for database trouble.
+
+pub mod app;
+pub mod config;
+pub mod customers;
+pub mod db;
+pub mod orders;
+pub mod routes;
+pub mod status_events;
+
+pub use app::Application;
+pub use config::Config;
+
+use sha2::{Digest, Sha256};
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::PgPool;
+
+/// The embedded SQL migrations of `services/crm/migrations`.
+static MIGRATOR: Migrator = sqlx::migrate!();
+
+/// Brings `pool`'s database to the current schema: CRM's migrations plus the shared outbox table.
+pub async fn migrate(pool: &PgPool) -> Result<(), MigrateError> {
+    MIGRATOR.run(pool).await?;
+    printflow_messaging::outbox::migrate(pool)
+        .await
+        .map_err(MigrateError::Execute)
+}
+
+/// A short digest of everything [`migrate`] creates; tests name their template database with it
+/// so a schema change builds a fresh template.
+pub fn schema_fingerprint() -> String {
+    let mut hash = Sha256::new();
+    for migration in MIGRATOR.iter() {
+        hash.update(migration.version.to_be_bytes());
+        hash.update(&migration.checksum);
+    }
+    hash.update(printflow_messaging::outbox::SCHEMA.as_bytes());
+    hex::encode(&hash.finalize()[..6])
+}

@@ -1,0 +1,85 @@
+//! Settings, read from `CRM_*` environment variables (tests pass a map instead).
+
+use printflow_web::config::{parse_or, string_or, ConfigError, ConfigSource};
+use std::time::Duration;
+
+/// Everything the CRM process needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Interface the HTTP server binds to (`CRM_HTTP_HOST`, default `127.0.0.1`).
+    pub http_host: String,
+    /// HTTP port (`CRM_HTTP_PORT`, default `8081`; `0` picks a free port, as tests do).
+    pub http_port: u16,
+    /// PostgreSQL URL (`CRM_DATABASE_URL`).
+    pub database_url: String,
+    /// Most connections the pool opens (`CRM_DATABASE_MAX_CONNECTIONS`, default `10`).
+    pub database_max_connections: u32,
+    /// RabbitMQ URL (`CRM_AMQP_URL`).
+    pub amqp_url: String,
+    /// `statement_timeout` of the queries behind HTTP requests and of the status-event
+    /// transactions (`CRM_QUERY_TIMEOUT_MS`, default `2000`): a hung query answers 503 instead
+    /// of hanging the caller (seed point 8).
+    pub query_timeout: Duration,
+}
+
+impl Config {
+    /// Reads the configuration; unset variables take their defaults, unparseable ones are errors.
+    pub fn from_source(src: &dyn ConfigSource) -> Result<Config, ConfigError> {
+        let query_timeout_ms: u64 = parse_or(src, "CRM_QUERY_TIMEOUT_MS", 2000)?;
+        if query_timeout_ms == 0 {
+            return Err(ConfigError {
+                key: "CRM_QUERY_TIMEOUT_MS".into(),
+                value: "0".into(),
+                reason: "must be at least 1 (0 would disable the timeout)".into(),
+            });
+        }
+        Ok(Config {
+            http_host: string_or(src, "CRM_HTTP_HOST", "127.0.0.1"),
+            http_port: parse_or(src, "CRM_HTTP_PORT", 8081)?,
+            database_url: string_or(
+                src,
+                "CRM_DATABASE_URL",
+                "postgres://printflow:printflow@127.0.0.1:5432/printflow_crm",
+            ),
+            database_max_connections: parse_or(src, "CRM_DATABASE_MAX_CONNECTIONS", 10)?,
+            amqp_url: string_or(
+                src,
+                "CRM_AMQP_URL",
+                "amqp://guest:guest@127.0.0.1:5672/%2f",
+            ),
+            query_timeout: Duration::from_millis(query_timeout_ms),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn defaults_and_overrides() {
+        let empty: HashMap<&str, String> = HashMap::new();
+        let config = Config::from_source(&empty).unwrap();
+        assert_eq!(config.http_host, "127.0.0.1");
+        assert_eq!(config.http_port, 8081);
+        assert_eq!(config.query_timeout, Duration::from_millis(2000));
+
+        let mut map: HashMap<&str, String> = HashMap::new();
+        map.insert("CRM_HTTP_PORT", "0".into());
+        map.insert("CRM_QUERY_TIMEOUT_MS", "250".into());
+        let config = Config::from_source(&map).unwrap();
+        assert_eq!(config.http_port, 0);
+        assert_eq!(config.query_timeout, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        let mut map: HashMap<&str, String> = HashMap::new();
+        map.insert("CRM_QUERY_TIMEOUT_MS", "0".into());
+        assert!(Config::from_source(&map).is_err());
+        map.insert("CRM_QUERY_TIMEOUT_MS", "soon".into());
+        let err = Config::from_source(&map).unwrap_err();
+        assert_eq!(err.key, "CRM_QUERY_TIMEOUT_MS");
+    }
+}
