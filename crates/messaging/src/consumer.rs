@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// Header naming why a message was dead-lettered by a consumer.
 pub const REASON_HEADER: &str = "x-printflow-dead-letter-reason";
@@ -131,10 +132,22 @@ async fn process<H: Handler>(
     delivery: Delivery,
 ) -> Result<(), crate::MessagingError> {
     let msg = incoming(queue, &delivery);
-    match handler.handle(&msg).await {
+    let span = consumer_span(&msg, delivery.exchange.as_str());
+    match handler.handle(&msg).instrument(span.clone()).await {
         Ok(()) => delivery.ack(BasicAckOptions::default()).await?,
         Err(HandleError::Poison(reason)) => {
+            let _entered = span.enter();
             tracing::warn!(queue = queue.name, message_id = ?msg.message_id, %reason, "dead-lettering poison message");
+            // The dead-lettering is part of this message's trace: an event with the reason, and
+            // the span fails. The message keeps its original headers, so its trace context too.
+            span.record("messaging.rabbitmq.dead_lettered", true);
+            tracing::info!(
+                messaging.rabbitmq.dead_letter.reason = %reason,
+                messaging.rabbitmq.dead_letter.queue = %queue.dead_letter_queue(),
+                "message dead-lettered"
+            );
+            printflow_telemetry::record_error(&span, "poison_message", &reason);
+            drop(_entered);
             let mut headers = msg.headers.clone();
             headers.insert(REASON_HEADER.to_owned(), reason);
             headers.insert(ORIGIN_QUEUE_HEADER.to_owned(), queue.name.to_owned());
@@ -156,12 +169,36 @@ async fn process<H: Handler>(
         }
         Err(HandleError::Transient(reason)) => {
             tracing::warn!(queue = queue.name, message_id = ?msg.message_id, %reason, attempt = msg.delivery_count + 1, "transient failure; requeueing");
+            printflow_telemetry::record_error(&span, "transient_failure", &reason);
             let pause = Duration::from_millis((100 * (msg.delivery_count as u64 + 1)).min(2_000));
             tokio::time::sleep(pause).await;
             delivery.nack(requeue()).await?;
         }
     }
     Ok(())
+}
+
+/// A CONSUMER span for one delivery, child of the producer's context carried in the headers.
+/// A redelivery is processed in the same trace, and says so in `messaging.rabbitmq.delivery_count`.
+fn consumer_span(msg: &IncomingMessage, exchange: &str) -> tracing::Span {
+    let span = tracing::info_span!(
+        "messaging.process",
+        otel.name = %format!("process {}", msg.queue),
+        otel.kind = "consumer",
+        messaging.system = crate::context::SYSTEM,
+        messaging.operation.type = "process",
+        messaging.operation.name = "process",
+        messaging.destination.name = %exchange,
+        messaging.destination.subscription.name = %msg.queue,
+        messaging.rabbitmq.destination.routing_key = %msg.routing_key,
+        messaging.message.id = msg.message_id.as_deref().unwrap_or_default(),
+        messaging.message.body.size = msg.body.len(),
+        messaging.rabbitmq.delivery_count = msg.delivery_count,
+        messaging.rabbitmq.dead_lettered = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+    );
+    printflow_telemetry::propagation::set_parent_from(&span, &msg.headers);
+    span
 }
 
 fn requeue() -> BasicNackOptions {

@@ -1,10 +1,14 @@
-//! Message header context: the one place that decides what extra headers a message carries from
-//! the code that produced it, and what a consumer restores from them. Trace propagation plugs in
-//! here, so publishers, the outbox and consumers need no changes for it.
+//! Message header context: the one place that decides what trace context a message carries from
+//! the code that produced it. Publishers, the outbox and consumers call these, so the W3C
+//! `traceparent` / `tracestate` / `baggage` headers travel with every message.
 
 use std::collections::BTreeMap;
 
-/// Headers to attach to a message produced in the current context.
+/// Propagation headers of the current span (stored with an outbox row, so the relay's publish
+/// continues the trace of the request that created the row, not one of its poll loop).
 pub fn capture() -> BTreeMap<String, String> {
-    BTreeMap::new()
+    printflow_telemetry::propagation::inject_current()
 }
+
+/// Messaging semantic-convention values shared by producer and consumer spans.
+pub(crate) const SYSTEM: &str = "rabbitmq";

@@ -162,7 +162,28 @@ impl OutboxRelay {
                 headers,
             });
         }
+        // One PRODUCER span per message, child of the context stored with the row; its own
+        // context replaces the stored one in the headers, so the consumer becomes its child.
+        let spans: Vec<tracing::Span> = messages
+            .iter_mut()
+            .map(|msg| {
+                let span = crate::publisher::producer_span(msg);
+                printflow_telemetry::propagation::set_parent_from(&span, &msg.headers);
+                msg.headers
+                    .extend(printflow_telemetry::propagation::inject_span(&span));
+                span
+            })
+            .collect();
         let (confirmed, error) = self.publisher.publish_all(&messages).await;
+        for (i, span) in spans.iter().enumerate() {
+            if i >= confirmed {
+                let message = error
+                    .as_ref()
+                    .map_or_else(|| "not published".to_owned(), ToString::to_string);
+                printflow_telemetry::record_error(span, "publish_failed", &message);
+            }
+        }
+        drop(spans);
         if confirmed > 0 {
             sqlx::query("UPDATE outbox SET sent_at = now() WHERE id = ANY($1)")
                 .bind(&ids[..confirmed])

@@ -135,6 +135,23 @@ impl Publisher {
     }
 }
 
+/// A PRODUCER span for `msg`, with the messaging semantic-convention attributes.
+pub(crate) fn producer_span(msg: &OutgoingMessage) -> tracing::Span {
+    tracing::info_span!(
+        "messaging.publish",
+        otel.name = %format!("publish {}", msg.routing_key),
+        otel.kind = "producer",
+        messaging.system = crate::context::SYSTEM,
+        messaging.operation.type = "send",
+        messaging.operation.name = "publish",
+        messaging.destination.name = %msg.exchange,
+        messaging.rabbitmq.destination.routing_key = %msg.routing_key,
+        messaging.message.id = %msg.message_id,
+        messaging.message.body.size = msg.body.len(),
+        error.type = tracing::field::Empty,
+    )
+}
+
 fn properties(msg: &OutgoingMessage) -> BasicProperties {
     let mut headers = FieldTable::default();
     for (k, v) in &msg.headers {
