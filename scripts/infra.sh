@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
-# Local PostgreSQL + RabbitMQ for printflow development and tests.
+# Local PostgreSQL + RabbitMQ + Jaeger for printflow development and tests.
 #
 # usage: scripts/infra.sh install|up|down|status|rabbitmqctl [ARGS...]
 #
-#   install      apt-get the packages (only if missing) and stop/disable the
+#   install      apt-get the packages (only if missing), check that Go is
+#                there (Jaeger is built from source) and stop/disable the
 #                Debian-packaged default instances so ours get the ports
-#   up           start both services (idempotent), create role + databases
-#   down         stop both services cleanly (idempotent)
-#   status       one line per component; exit 0 only if both are healthy
+#   up           start all services (idempotent), create role + databases
+#   down         stop all services cleanly (idempotent)
+#   status       one line per component; exit 0 only if all are healthy
 #   rabbitmqctl  run rabbitmqctl against our node (e.g. `list_queues`)
 #
 # Instances are private to this checkout: data under $DATA_DIR (default
 # <repo>/.data), loopback only, run as the postgres/rabbitmq system users.
 # Config comes from env vars (see scripts/lib.sh): PG_PORT, PG_USER,
 # PG_PASSWORD, RABBITMQ_PORT, RABBITMQ_MANAGEMENT_PORT,
-# RABBITMQ_PROMETHEUS_PORT, PRINTFLOW_DATA_DIR.
+# RABBITMQ_PROMETHEUS_PORT, PRINTFLOW_DATA_DIR; Jaeger (scripts/jaeger.sh):
+# JAEGER_STORAGE=memory|badger.
 
 set -euo pipefail
 
@@ -42,6 +44,8 @@ RMQ_LOG="$RMQ_BASE/log/$RMQ_NODE.log"
 RMQ_TEMPLATE="$ROOT/config/rabbitmq/rabbitmq.conf"
 RMQ_START_DEADLINE=90
 STOP_DEADLINE=60
+# Jaeger has its own script (build from source, start/stop); we delegate.
+JAEGER_SH="$ROOT/scripts/jaeger.sh"
 
 # ------------------------------------------------------------------ install
 
@@ -111,8 +115,19 @@ stop_default_rabbitmq() {
         warn "could not stop the default RabbitMQ node; it may hold port 5672"
 }
 
+# Jaeger is built from source with Go. Debian 12's golang-go (1.19) is too
+# old for Jaeger's go.mod, so installing it would not help: insist on a
+# preinstalled toolchain instead (jaeger.sh checks the exact minimum).
+ensure_go() {
+    if command -v go >/dev/null 2>&1 || [[ -x /usr/local/go/bin/go ]]; then
+        return 0
+    fi
+    die "Go is not installed (or not on PATH): Jaeger is built from source (tools/jaeger/go.mod) and needs a current Go toolchain; Debian's golang-go is too old, so install Go and put its bin/ on PATH"
+}
+
 cmd_install() {
     install_packages
+    ensure_go
     user_exists postgres || die "system user 'postgres' missing after installing postgresql"
     user_exists rabbitmq || die "system user 'rabbitmq' missing after installing rabbitmq-server"
     stop_default_instances
@@ -377,8 +392,10 @@ PrintFlow infrastructure is up:
   RabbitMQ AMQP    amqp://guest:guest@127.0.0.1:$RABBITMQ_PORT/%2f
   Management UI    http://127.0.0.1:$RABBITMQ_MANAGEMENT_PORT/  (guest / guest)
   Prometheus       http://127.0.0.1:$RABBITMQ_PROMETHEUS_PORT/metrics
+  Jaeger OTLP      grpc 127.0.0.1:4317, http http://127.0.0.1:4318/v1/traces
+  Jaeger API       http://127.0.0.1:16686/api/services  (no UI in this build)
   Data dir         $DATA_DIR
-  Logs             $PG_LOG, $RMQ_LOG
+  Logs             $PG_LOG, $RMQ_LOG, $LOG_DIR/jaeger.log
 EOF
 }
 
@@ -389,10 +406,12 @@ cmd_up() {
     prepare_data_dir
     pg_up
     rmq_up
+    bash "$JAEGER_SH" up
     print_summary
 }
 
 cmd_down() {
+    bash "$JAEGER_SH" down
     rmq_down
     pg_down
 }
@@ -427,11 +446,12 @@ cmd_status() {
         printf 'rabbitmq  stopped\n'
         ok=1
     fi
+    bash "$JAEGER_SH" status || ok=1
     return "$ok"
 }
 
 usage() {
-    sed -n '2,17s/^# \{0,1\}//p' "$0" >&2
+    sed -n '2,19s/^# \{0,1\}//p' "$0" >&2
     exit 2
 }
 
