@@ -1,0 +1,16 @@
+//! Demo traffic for printflow: keeps realistic customer journeys (browsing the catalog,
+//! designing a part, ordering it, checking on an order) running against the Shop API, so a
+//! local stack is alive and the traces and metrics added later have something to show.
+//!
+//! It speaks only to Shop, over HTTP, exactly as a browser front end would. Every answer is
+//! checked against the contract, so the same binary doubles as a smoke test (`--once`).
+
+pub mod cli;
+pub mod config;
+pub mod generate;
+pub mod journeys;
+pub mod mix;
+pub mod outcome;
+pub mod runner;
+pub mod shop;
+pub mod stats;
