@@ -36,6 +36,8 @@ CREATE TABLE jobs (
     next_check_at            TIMESTAMPTZ NOT NULL DEFAULT now(),
     -- Consecutive failed attempts to reach Shop for the model; drives the back-off.
     model_fetch_failures     INT         NOT NULL DEFAULT 0,
+    -- Why the last model fetch could not reach Shop (NULL once it succeeded).
+    model_fetch_error        TEXT,
     phase_started_at         TIMESTAMPTZ NOT NULL DEFAULT now(),
     -- When the current timed phase is over (NULL for untimed states).
     phase_ends_at            TIMESTAMPTZ,

@@ -92,12 +92,7 @@ impl Config {
     }
 }
 
-fn check(
-    key: &str,
-    value: impl ToString,
-    ok: bool,
-    reason: &str,
-) -> Result<(), ConfigError> {
+fn check(key: &str, value: impl ToString, ok: bool, reason: &str) -> Result<(), ConfigError> {
     if ok {
         Ok(())
     } else {
@@ -118,14 +113,24 @@ fn seconds(src: &dyn ConfigSource, key: &str, default: u64) -> Result<u64, Confi
 
 fn probability(src: &dyn ConfigSource, key: &str) -> Result<f64, ConfigError> {
     let v: f64 = parse_or(src, key, 0.0)?;
-    check(key, v, (0.0..=1.0).contains(&v), "must be a probability between 0 and 1")?;
+    check(
+        key,
+        v,
+        (0.0..=1.0).contains(&v),
+        "must be a probability between 0 and 1",
+    )?;
     Ok(v)
 }
 
 fn check_http_url(key: &str, raw: &str) -> Result<(), ConfigError> {
     match reqwest::Url::parse(raw) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(()),
-        Ok(_) => check(key, raw, false, "must be an http:// or https:// URL with a host"),
+        Ok(_) => check(
+            key,
+            raw,
+            false,
+            "must be an http:// or https:// URL with a host",
+        ),
         Err(e) => check(key, raw, false, &e.to_string()),
     }
 }
@@ -136,8 +141,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn with(pairs: &[(&'static str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<&str, String> =
-            pairs.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        let map: HashMap<&str, String> = pairs.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
         Config::from_source(&map)
     }
 

@@ -1,0 +1,218 @@
+//! `order.created` -> a production job in `ACCEPTED` (seed point 5: the message is only acked
+//! once the job and its first status event are committed).
+
+use crate::jobs::transition::{transition, TransitionError};
+use crate::jobs::Job;
+use crate::production::Production;
+use printflow_contracts::messages::decode;
+use printflow_contracts::{OrderCreated, OrderStatus};
+use printflow_messaging::consumer::{HandleError, Handler, IncomingMessage};
+use printflow_messaging::OutboxSignal;
+use sqlx::PgPool;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Consumer of `mes.order_created`.
+#[derive(Debug, Clone)]
+pub struct OrderIntake {
+    /// MES database.
+    pub pool: PgPool,
+    /// Phase timings (the first transition computes none, but `transition` takes them).
+    pub production: Arc<Production>,
+    /// Wakes the outbox relay after commit.
+    pub signal: OutboxSignal,
+}
+
+/// What intake did with a valid message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intake {
+    /// A new job was created and `ACCEPTED` enqueued.
+    Created(Uuid),
+    /// The order already has a job (redelivery or duplicate publish); nothing changed.
+    Duplicate,
+}
+
+/// Why an `order.created` cannot become a job, ever.
+pub fn validate(order: &OrderCreated) -> Result<(), String> {
+    if order.quantity < 1 {
+        return Err(format!(
+            "quantity must be at least 1, got {}",
+            order.quantity
+        ));
+    }
+    let sha = &order.model_sha256;
+    if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err("model_sha256 must be 64 hexadecimal characters".to_owned());
+    }
+    if order.design_version < 1 {
+        return Err(format!(
+            "design_version must be at least 1, got {}",
+            order.design_version
+        ));
+    }
+    if order.estimated_print_seconds < 0 {
+        return Err("estimated_print_seconds must not be negative".to_owned());
+    }
+    if order.model_size_bytes < 0 {
+        return Err("model_size_bytes must not be negative".to_owned());
+    }
+    if order.material.trim().is_empty() {
+        return Err("material must not be empty".to_owned());
+    }
+    Ok(())
+}
+
+impl OrderIntake {
+    /// Creates the job for `order` and its `ACCEPTED` event in one transaction.
+    ///
+    /// The row is inserted as `NEW` with sequence 0 and immediately moved to `ACCEPTED` by
+    /// [`transition`], so even the first event comes from the one transition function; no other
+    /// transaction ever sees the `NEW` row.
+    #[tracing::instrument(skip_all, fields(order.id = %order.order_id, design.id = %order.design_id))]
+    pub async fn accept(&self, order: &OrderCreated) -> Result<Intake, TransitionError> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query_as::<_, Job>(
+            "INSERT INTO jobs (id, order_id, design_id, design_version, model_sha256,
+                               model_size_bytes, estimated_print_seconds, material, quantity,
+                               shipping, status, sequence)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'NEW', 0)
+             ON CONFLICT (order_id) DO NOTHING
+             RETURNING *",
+        )
+        .bind(Uuid::now_v7())
+        .bind(order.order_id)
+        .bind(order.design_id)
+        .bind(order.design_version)
+        .bind(order.model_sha256.to_ascii_lowercase())
+        .bind(order.model_size_bytes)
+        .bind(order.estimated_print_seconds)
+        .bind(order.material.trim())
+        .bind(order.quantity)
+        .bind(order.shipping.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(job) = inserted else {
+            tracing::info!("order already has a job; duplicate order.created ignored");
+            return Ok(Intake::Duplicate);
+        };
+        let job = transition(
+            &mut tx,
+            &self.production,
+            &job,
+            OrderStatus::Accepted,
+            None,
+            None,
+        )
+        .await?;
+        tx.commit().await?;
+        self.signal.wake();
+        tracing::info!(job.id = %job.id, printer.id = job.printer_id, "job accepted");
+        Ok(Intake::Created(job.id))
+    }
+}
+
+#[async_trait::async_trait]
+impl Handler for OrderIntake {
+    async fn handle(&self, msg: &IncomingMessage) -> Result<(), HandleError> {
+        let envelope =
+            decode::<OrderCreated>(&msg.body).map_err(|e| HandleError::Poison(e.to_string()))?;
+        validate(&envelope.data)
+            .map_err(|reason| HandleError::Poison(format!("invalid order.created: {reason}")))?;
+        match self.accept(&envelope.data).await {
+            Ok(_) => Ok(()),
+            // Cannot happen for a fresh NEW row; if it does, retrying will not fix it.
+            Err(e @ TransitionError::Illegal { .. }) => Err(HandleError::Poison(e.to_string())),
+            Err(e) => Err(HandleError::Transient(e.to_string())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use printflow_contracts::messages::Shipping;
+
+    fn order() -> OrderCreated {
+        OrderCreated {
+            order_id: Uuid::now_v7(),
+            customer_id: Uuid::now_v7(),
+            design_id: Uuid::now_v7(),
+            design_version: 1,
+            model_sha256: "ab".repeat(32),
+            model_size_bytes: 684,
+            estimated_print_seconds: 3_600,
+            material: "PLA".into(),
+            quantity: 2,
+            shipping: Shipping::Standard,
+        }
+    }
+
+    #[test]
+    fn valid_order_passes() {
+        assert_eq!(validate(&order()), Ok(()));
+        let upper = OrderCreated {
+            model_sha256: "AB".repeat(32),
+            ..order()
+        };
+        assert_eq!(validate(&upper), Ok(()));
+    }
+
+    #[test]
+    fn impossible_content_is_refused_with_the_field_named() {
+        let cases = [
+            (
+                OrderCreated {
+                    quantity: 0,
+                    ..order()
+                },
+                "quantity",
+            ),
+            (
+                OrderCreated {
+                    model_sha256: "abc".into(),
+                    ..order()
+                },
+                "model_sha256",
+            ),
+            (
+                OrderCreated {
+                    model_sha256: "zz".repeat(32),
+                    ..order()
+                },
+                "model_sha256",
+            ),
+            (
+                OrderCreated {
+                    design_version: 0,
+                    ..order()
+                },
+                "design_version",
+            ),
+            (
+                OrderCreated {
+                    estimated_print_seconds: -1,
+                    ..order()
+                },
+                "estimated_print_seconds",
+            ),
+            (
+                OrderCreated {
+                    model_size_bytes: -1,
+                    ..order()
+                },
+                "model_size_bytes",
+            ),
+            (
+                OrderCreated {
+                    material: " ".into(),
+                    ..order()
+                },
+                "material",
+            ),
+        ];
+        for (bad, field) in cases {
+            let reason = validate(&bad).unwrap_err();
+            assert!(reason.contains(field), "{reason} should name {field}");
+        }
+    }
+}

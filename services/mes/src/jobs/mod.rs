@@ -1,0 +1,145 @@
+//! Production jobs: one per order, moved through the order state machine by the scheduler and by
+//! operators, always through [`transition::transition`].
+
+pub mod intake;
+pub mod queries;
+pub mod transition;
+pub mod verify;
+
+use chrono::{DateTime, Utc};
+use printflow_contracts::OrderStatus;
+use serde::Serialize;
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, Row};
+use uuid::Uuid;
+
+/// A job row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Job {
+    /// Job id.
+    pub id: Uuid,
+    /// The order it produces (unique).
+    pub order_id: Uuid,
+    /// Shop design.
+    pub design_id: Uuid,
+    /// Saved design version.
+    pub design_version: i32,
+    /// Expected SHA-256 (lower-case hex) of the model file.
+    pub model_sha256: String,
+    /// Expected model size in bytes.
+    pub model_size_bytes: i64,
+    /// Shop's estimate for one part, simulated seconds.
+    pub estimated_print_seconds: i64,
+    /// Material code.
+    pub material: String,
+    /// Parts to print.
+    pub quantity: i32,
+    /// Delivery choice (`standard`, `express`, `pickup`).
+    pub shipping: String,
+    /// Current status.
+    pub status: OrderStatus,
+    /// Last sequence published for the order.
+    pub sequence: i64,
+    /// Printer whose queue the job is in.
+    pub printer_id: Option<i32>,
+    /// The model file was fetched and matched.
+    pub model_verified: bool,
+    /// Earliest next model fetch.
+    pub next_check_at: DateTime<Utc>,
+    /// Consecutive failures to reach Shop for the model.
+    pub model_fetch_failures: i32,
+    /// Why the last model fetch could not reach Shop.
+    pub model_fetch_error: Option<String>,
+    /// When the current status was entered.
+    pub phase_started_at: DateTime<Utc>,
+    /// When the current timed phase is over.
+    pub phase_ends_at: Option<DateTime<Utc>>,
+    /// Why it failed, when `FAILED` (`bad_model`, `checksum_mismatch`, ...).
+    pub failure_reason: Option<String>,
+    /// Detail of the last transition (failure message, operator note).
+    pub detail: Option<String>,
+    /// Production attempts (1 + retries).
+    pub attempts: i32,
+    /// When the job was created.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A status column that does not hold an [`OrderStatus`]; only a bug or manual edit causes it.
+fn status_column(row: &PgRow, column: &str) -> Result<OrderStatus, sqlx::Error> {
+    let raw: String = row.try_get(column)?;
+    raw.parse().map_err(|e| sqlx::Error::ColumnDecode {
+        index: column.to_owned(),
+        source: Box::new(e),
+    })
+}
+
+impl<'r> FromRow<'r, PgRow> for Job {
+    fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
+        Ok(Job {
+            id: row.try_get("id")?,
+            order_id: row.try_get("order_id")?,
+            design_id: row.try_get("design_id")?,
+            design_version: row.try_get("design_version")?,
+            model_sha256: row.try_get("model_sha256")?,
+            model_size_bytes: row.try_get("model_size_bytes")?,
+            estimated_print_seconds: row.try_get("estimated_print_seconds")?,
+            material: row.try_get("material")?,
+            quantity: row.try_get("quantity")?,
+            shipping: row.try_get("shipping")?,
+            status: status_column(row, "status")?,
+            sequence: row.try_get("sequence")?,
+            printer_id: row.try_get("printer_id")?,
+            model_verified: row.try_get("model_verified")?,
+            next_check_at: row.try_get("next_check_at")?,
+            model_fetch_failures: row.try_get("model_fetch_failures")?,
+            model_fetch_error: row.try_get("model_fetch_error")?,
+            phase_started_at: row.try_get("phase_started_at")?,
+            phase_ends_at: row.try_get("phase_ends_at")?,
+            failure_reason: row.try_get("failure_reason")?,
+            detail: row.try_get("detail")?,
+            attempts: row.try_get("attempts")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+}
+
+/// One entry of a job's history: exactly the status change published with `sequence`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobEvent {
+    /// The order's event sequence.
+    pub sequence: i64,
+    /// Status before.
+    pub from_status: OrderStatus,
+    /// Status after.
+    pub to_status: OrderStatus,
+    /// Failure reason for `FAILED`.
+    pub failure_reason: Option<String>,
+    /// Failure message or operator note.
+    pub detail: Option<String>,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+}
+
+impl<'r> FromRow<'r, PgRow> for JobEvent {
+    fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
+        Ok(JobEvent {
+            sequence: row.try_get("sequence")?,
+            from_status: status_column(row, "from_status")?,
+            to_status: status_column(row, "to_status")?,
+            failure_reason: row.try_get("failure_reason")?,
+            detail: row.try_get("detail")?,
+            at: row.try_get("at")?,
+        })
+    }
+}
+
+/// Locks and reads one job in the caller's transaction (waits for other holders).
+pub async fn lock_job(conn: &mut sqlx::PgConnection, id: Uuid) -> Result<Option<Job>, sqlx::Error> {
+    sqlx::query_as::<_, Job>("SELECT * FROM jobs WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}

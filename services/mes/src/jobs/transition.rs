@@ -1,0 +1,140 @@
+//! The one way a job changes status.
+//!
+//! Every status change (order intake, scheduler, operator) calls [`transition`] inside the
+//! caller's transaction. It checks the shared state machine, bumps the order's sequence, updates
+//! the job, appends to the job's history and writes the `order.status_changed` event to the
+//! outbox — all or nothing. So the events CRM receives are gap-free and ordered per order
+//! (seed point 7), and MES's own history can never disagree with what it published.
+
+use crate::jobs::Job;
+use crate::production::Production;
+use chrono::Utc;
+use printflow_contracts::{Envelope, FailureReason, OrderStatus, OrderStatusChanged};
+use printflow_messaging::outbox;
+use sqlx::PgConnection;
+
+/// The `source` of every event MES publishes.
+pub const SOURCE: &str = "mes";
+
+/// Why a transition did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum TransitionError {
+    /// The state machine does not allow it.
+    #[error("a job in {from} cannot move to {to}")]
+    Illegal {
+        /// Current status.
+        from: OrderStatus,
+        /// Requested status.
+        to: OrderStatus,
+    },
+    /// The job changed since the caller read it (the caller did not hold its row lock).
+    #[error("job changed concurrently (expected sequence {expected})")]
+    Stale {
+        /// The sequence the caller saw.
+        expected: i64,
+    },
+    /// The database failed.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Moves `job` to `to` and records and enqueues the change; returns the updated job.
+///
+/// `job` must have been read with its row locked in the same transaction (`FOR UPDATE`). Entering
+/// `ACCEPTED` (intake or retry) also picks a printer and resets model verification, so a retried
+/// job has its model checked again; leaving `FAILED` counts a new attempt.
+#[tracing::instrument(
+    skip_all,
+    fields(order.id = %job.order_id, job.id = %job.id, from = %job.status, to = %to)
+)]
+pub async fn transition(
+    conn: &mut PgConnection,
+    production: &Production,
+    job: &Job,
+    to: OrderStatus,
+    failure: Option<FailureReason>,
+    detail: Option<String>,
+) -> Result<Job, TransitionError> {
+    let from = job.status;
+    if !from.can_transition_to(to) {
+        return Err(TransitionError::Illegal { from, to });
+    }
+    let now = Utc::now();
+    let failure = if to == OrderStatus::Failed {
+        failure
+    } else {
+        None
+    };
+    let requeue = to == OrderStatus::Accepted;
+    let printer = if requeue {
+        crate::printers::pick_printer(&mut *conn).await?
+    } else {
+        None
+    };
+    let new_attempt = i32::from(requeue && from == OrderStatus::Failed);
+    let phase_ends_at =
+        production.phase_ends_at(to, job.estimated_print_seconds, job.quantity, now);
+    let updated = sqlx::query_as::<_, Job>(
+        "UPDATE jobs SET
+             status = $2, sequence = sequence + 1,
+             phase_started_at = $3, phase_ends_at = $4, updated_at = $3,
+             failure_reason = $5, detail = $6,
+             printer_id = COALESCE($7, printer_id),
+             model_verified = model_verified AND NOT $8,
+             next_check_at = CASE WHEN $8 THEN $3 ELSE next_check_at END,
+             model_fetch_failures = CASE WHEN $8 THEN 0 ELSE model_fetch_failures END,
+             model_fetch_error = CASE WHEN $8 THEN NULL ELSE model_fetch_error END,
+             attempts = attempts + $9
+         WHERE id = $1 AND sequence = $10 AND status = $11
+         RETURNING *",
+    )
+    .bind(job.id)
+    .bind(to.as_str())
+    .bind(now)
+    .bind(phase_ends_at)
+    .bind(failure.map(FailureReason::as_str))
+    .bind(detail.as_deref())
+    .bind(printer)
+    .bind(requeue)
+    .bind(new_attempt)
+    .bind(job.sequence)
+    .bind(from.as_str())
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(TransitionError::Stale {
+        expected: job.sequence,
+    })?;
+
+    sqlx::query(
+        "INSERT INTO job_events (job_id, order_id, sequence, from_status, to_status,
+                                 failure_reason, detail, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(updated.id)
+    .bind(updated.order_id)
+    .bind(updated.sequence)
+    .bind(from.as_str())
+    .bind(to.as_str())
+    .bind(failure.map(FailureReason::as_str))
+    .bind(detail.as_deref())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+
+    let event = Envelope::new(OrderStatusChanged {
+        order_id: updated.order_id,
+        sequence: updated.sequence,
+        status: to,
+        failure,
+        detail,
+        source: SOURCE.to_owned(),
+        changed_at: now,
+    });
+    outbox::enqueue(&mut *conn, &event).await?;
+    tracing::info!(
+        sequence = updated.sequence,
+        failure = failure.map(FailureReason::as_str),
+        "job status changed"
+    );
+    Ok(updated)
+}

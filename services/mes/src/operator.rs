@@ -1,0 +1,177 @@
+//! Operator actions on jobs: the manual quality-check verdict and the retry of a failed job.
+//! Both lock the job, check its state and go through [`transition`], like the scheduler.
+
+use crate::jobs::transition::{transition, TransitionError};
+use crate::jobs::{lock_job, Job};
+use crate::production::Production;
+use printflow_contracts::{FailureReason, OrderStatus};
+use printflow_messaging::OutboxSignal;
+use printflow_web::ApiError;
+use serde::Deserialize;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// Longest operator note kept with a QC verdict.
+pub const MAX_NOTE_CHARS: usize = 1_000;
+
+/// The operator's QC verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QcResult {
+    /// The part is good: `READY`.
+    Pass,
+    /// The part is rejected: `FAILED` with `qc_rejected`.
+    Fail,
+}
+
+/// Why an operator action was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum OperatorError {
+    /// No such job.
+    #[error("job {0} does not exist")]
+    NotFound(Uuid),
+    /// The job is not in a state the action applies to.
+    #[error("job {job} is {current}; {action} needs {required}")]
+    InvalidState {
+        /// The job.
+        job: Uuid,
+        /// Its status.
+        current: OrderStatus,
+        /// What was attempted.
+        action: &'static str,
+        /// The status it needs.
+        required: OrderStatus,
+    },
+    /// The note is too long.
+    #[error("note must be at most {MAX_NOTE_CHARS} characters")]
+    NoteTooLong,
+    /// The database failed.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<OperatorError> for ApiError {
+    fn from(e: OperatorError) -> Self {
+        match e {
+            OperatorError::NotFound(id) => ApiError::not_found("job", id),
+            OperatorError::InvalidState { .. } => {
+                ApiError::conflict("invalid_job_state", e.to_string())
+            }
+            OperatorError::NoteTooLong => ApiError::validation("note", e.to_string()),
+            OperatorError::Database(db) => db.into(),
+        }
+    }
+}
+
+/// Records a QC verdict on a job in `QUALITY_CHECK`.
+#[tracing::instrument(
+    skip(pool, production, signal, note),
+    fields(job.id = %id, order.id = tracing::field::Empty)
+)]
+pub async fn quality_check(
+    pool: &PgPool,
+    production: &Production,
+    signal: &OutboxSignal,
+    id: Uuid,
+    result: QcResult,
+    note: Option<String>,
+) -> Result<Job, OperatorError> {
+    let note = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    if note
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
+    {
+        return Err(OperatorError::NoteTooLong);
+    }
+    let (to, failure, detail) = match result {
+        QcResult::Pass => (OrderStatus::Ready, None, note),
+        QcResult::Fail => (
+            OrderStatus::Failed,
+            Some(FailureReason::QcRejected),
+            Some(note.unwrap_or_else(|| "rejected by the operator".to_owned())),
+        ),
+    };
+    act(
+        pool,
+        production,
+        signal,
+        id,
+        "quality check",
+        OrderStatus::QualityCheck,
+        to,
+        failure,
+        detail,
+    )
+    .await
+}
+
+/// Sends a `FAILED` job back to `ACCEPTED`: its model is verified again, it is queued on a
+/// printer and counts a new attempt. Its order's sequence continues.
+#[tracing::instrument(
+    skip(pool, production, signal),
+    fields(job.id = %id, order.id = tracing::field::Empty)
+)]
+pub async fn retry(
+    pool: &PgPool,
+    production: &Production,
+    signal: &OutboxSignal,
+    id: Uuid,
+) -> Result<Job, OperatorError> {
+    act(
+        pool,
+        production,
+        signal,
+        id,
+        "retry",
+        OrderStatus::Failed,
+        OrderStatus::Accepted,
+        None,
+        Some("retried by the operator".to_owned()),
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn act(
+    pool: &PgPool,
+    production: &Production,
+    signal: &OutboxSignal,
+    id: Uuid,
+    action: &'static str,
+    required: OrderStatus,
+    to: OrderStatus,
+    failure: Option<FailureReason>,
+    detail: Option<String>,
+) -> Result<Job, OperatorError> {
+    let mut tx = pool.begin().await?;
+    let job = lock_job(&mut tx, id)
+        .await?
+        .ok_or(OperatorError::NotFound(id))?;
+    tracing::Span::current().record("order.id", tracing::field::display(job.order_id));
+    if job.status != required {
+        return Err(OperatorError::InvalidState {
+            job: id,
+            current: job.status,
+            action,
+            required,
+        });
+    }
+    let job = transition(&mut tx, production, &job, to, failure, detail)
+        .await
+        .map_err(|e| match e {
+            TransitionError::Database(db) => OperatorError::Database(db),
+            // We hold the row lock and checked the status, so neither can happen; report the
+            // state conflict rather than a 500 if it ever does.
+            TransitionError::Illegal { .. } | TransitionError::Stale { .. } => {
+                OperatorError::InvalidState {
+                    job: id,
+                    current: job.status,
+                    action,
+                    required,
+                }
+            }
+        })?;
+    tx.commit().await?;
+    signal.wake();
+    Ok(job)
+}

@@ -1,0 +1,187 @@
+//! The printer farm: creation at start-up, queue assignment, pause/resume and the views the
+//! operator endpoints show.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgConnection, PgPool};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// A printer row.
+#[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
+pub struct Printer {
+    /// Printer id.
+    pub id: i32,
+    /// `printer-N`.
+    pub name: String,
+    /// Paused printers start nothing and freeze their current print.
+    pub paused: bool,
+    /// Since when it is paused.
+    pub paused_at: Option<DateTime<Utc>>,
+    /// When it was added.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A job on a printer, as shown in its queue.
+#[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
+pub struct QueueEntry {
+    /// Job id.
+    pub job_id: Uuid,
+    /// Its order.
+    pub order_id: Uuid,
+    /// `PRINTING` or `ACCEPTED`.
+    pub status: String,
+    /// The printer (not serialised; used to group).
+    #[serde(skip)]
+    pub printer_id: i32,
+}
+
+/// The job a printer is printing now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CurrentJob {
+    /// Job id.
+    pub job_id: Uuid,
+    /// Its order.
+    pub order_id: Uuid,
+}
+
+/// A printer with its workload, as `GET /printers` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PrinterView {
+    /// Printer id.
+    pub id: i32,
+    /// `printer-N`.
+    pub name: String,
+    /// Whether it is paused.
+    pub paused: bool,
+    /// Since when.
+    pub paused_at: Option<DateTime<Utc>>,
+    /// The job it is printing, if any.
+    pub current_job: Option<CurrentJob>,
+    /// Its unfinished jobs in the order they run: the printing one first, then the waiting
+    /// (`ACCEPTED`) ones oldest first.
+    pub queue: Vec<QueueEntry>,
+    /// `queue.len()`; what new jobs are balanced on.
+    pub queue_length: usize,
+}
+
+/// Statuses that occupy a printer's queue.
+const QUEUED: &str = "('ACCEPTED', 'PRINTING')";
+
+/// Creates `printer-1..=count` where missing.
+pub async fn ensure_printers(pool: &PgPool, count: u32) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO printers (name)
+         SELECT 'printer-' || n FROM generate_series(1, $1) AS n
+         ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(i32::try_from(count).unwrap_or(i32::MAX))
+    .execute(pool)
+    .await
+    .map(|_| ())
+}
+
+/// The printer a newly accepted job should queue on: the shortest queue among unpaused
+/// printers, or the shortest of all if every printer is paused (the job then waits for a
+/// resume rather than being refused). `None` only if there are no printers at all.
+pub async fn pick_printer(conn: &mut PgConnection) -> Result<Option<i32>, sqlx::Error> {
+    sqlx::query_scalar(&format!(
+        "SELECT p.id FROM printers p
+         LEFT JOIN jobs j ON j.printer_id = p.id AND j.status IN {QUEUED}
+         GROUP BY p.id
+         ORDER BY p.paused, count(j.id), p.id
+         LIMIT 1"
+    ))
+    .fetch_optional(conn)
+    .await
+}
+
+/// Every printer with its queue.
+pub async fn list(pool: &PgPool) -> Result<Vec<PrinterView>, sqlx::Error> {
+    let printers = sqlx::query_as::<_, Printer>("SELECT * FROM printers ORDER BY id")
+        .fetch_all(pool)
+        .await?;
+    let mut queues = queues(pool, None).await?;
+    Ok(printers
+        .into_iter()
+        .map(|p| {
+            let queue = queues.remove(&p.id).unwrap_or_default();
+            view(p, queue)
+        })
+        .collect())
+}
+
+/// One printer with its queue.
+pub async fn get(pool: &PgPool, id: i32) -> Result<Option<PrinterView>, sqlx::Error> {
+    let Some(printer) = sqlx::query_as::<_, Printer>("SELECT * FROM printers WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let queue = queues(pool, Some(id))
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    Ok(Some(view(printer, queue)))
+}
+
+/// Pauses or resumes a printer; idempotent (pausing a paused printer keeps its `paused_at`).
+/// Returns whether the printer exists.
+#[tracing::instrument(skip(pool), fields(printer.id = id))]
+pub async fn set_paused(pool: &PgPool, id: i32, paused: bool) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE printers SET
+             paused = $2,
+             paused_at = CASE WHEN $2 THEN COALESCE(paused_at, now()) ELSE NULL END
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(paused)
+    .execute(pool)
+    .await?;
+    if done.rows_affected() > 0 {
+        tracing::info!(paused, "printer state set");
+    }
+    Ok(done.rows_affected() > 0)
+}
+
+async fn queues(
+    pool: &PgPool,
+    printer: Option<i32>,
+) -> Result<BTreeMap<i32, Vec<QueueEntry>>, sqlx::Error> {
+    let entries = sqlx::query_as::<_, QueueEntry>(&format!(
+        "SELECT id AS job_id, order_id, status, printer_id FROM jobs
+         WHERE printer_id IS NOT NULL AND status IN {QUEUED}
+           AND ($1::int IS NULL OR printer_id = $1)
+         ORDER BY printer_id, status = 'PRINTING' DESC, created_at, id"
+    ))
+    .bind(printer)
+    .fetch_all(pool)
+    .await?;
+    let mut by_printer: BTreeMap<i32, Vec<QueueEntry>> = BTreeMap::new();
+    for e in entries {
+        by_printer.entry(e.printer_id).or_default().push(e);
+    }
+    Ok(by_printer)
+}
+
+fn view(p: Printer, queue: Vec<QueueEntry>) -> PrinterView {
+    let current_job = queue
+        .iter()
+        .find(|e| e.status == "PRINTING")
+        .map(|e| CurrentJob {
+            job_id: e.job_id,
+            order_id: e.order_id,
+        });
+    PrinterView {
+        id: p.id,
+        name: p.name,
+        paused: p.paused,
+        paused_at: p.paused_at,
+        current_job,
+        queue_length: queue.len(),
+        queue,
+    }
+}

@@ -1,0 +1,199 @@
+//! The production loop: model checks, printer starts and phase completions, every tick.
+//!
+//! Each step selects its rows with `FOR UPDATE SKIP LOCKED`, so several MES instances can run
+//! against one database without processing a job twice, and every status change goes through
+//! [`transition`].
+
+use crate::jobs::transition::{transition, TransitionError};
+use crate::jobs::verify::ModelVerifier;
+use crate::jobs::Job;
+use crate::production::{Production, QcMode};
+use chrono::Utc;
+use printflow_contracts::{FailureReason, OrderStatus};
+use printflow_messaging::OutboxSignal;
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+
+/// Phase completions handled per tick.
+const FINISH_BATCH: i64 = 100;
+
+/// Drives jobs through production.
+#[derive(Debug, Clone)]
+pub struct Scheduler {
+    /// MES database.
+    pub pool: PgPool,
+    /// Timings and failure rates.
+    pub production: Arc<Production>,
+    /// Wakes the outbox relay after commits.
+    pub signal: OutboxSignal,
+    /// Model checks (step 1).
+    pub verifier: ModelVerifier,
+    /// Period of both loops.
+    pub tick: Duration,
+}
+
+impl Scheduler {
+    /// Runs until `shutdown` is cancelled. Model fetches run in their own loop so a slow Shop
+    /// never delays printing and phase changes of other jobs.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let verify = every(self.tick, shutdown.clone(), || async {
+            self.verifier.run_once().await.map(|_| ())
+        });
+        let produce = every(self.tick, shutdown.clone(), || self.produce_once());
+        tokio::join!(verify, produce);
+    }
+
+    /// One production round: start prints on idle printers, then finish due phases.
+    pub async fn produce_once(&self) -> Result<(), TransitionError> {
+        let started = self.start_prints().await?;
+        let finished = self.finish_phases().await?;
+        if started + finished > 0 {
+            self.signal.wake();
+        }
+        Ok(())
+    }
+
+    /// Step 2: every unpaused printer without a print takes its oldest verified job.
+    async fn start_prints(&self) -> Result<usize, TransitionError> {
+        let idle: Vec<i32> = sqlx::query_scalar(
+            "SELECT p.id FROM printers p
+             WHERE NOT p.paused AND NOT EXISTS (
+                 SELECT 1 FROM jobs j WHERE j.printer_id = p.id AND j.status = 'PRINTING')
+             ORDER BY p.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut started = 0;
+        for printer in idle {
+            let mut tx = self.pool.begin().await?;
+            // The printer lock serialises starts on one printer across instances and against
+            // a concurrent pause; the re-check below runs on a fresh snapshot after the lock.
+            let locked: Option<i32> = sqlx::query_scalar(
+                "SELECT id FROM printers WHERE id = $1 AND NOT paused FOR UPDATE SKIP LOCKED",
+            )
+            .bind(printer)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if locked.is_none() {
+                continue;
+            }
+            let busy: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM jobs WHERE printer_id = $1 AND status = 'PRINTING')",
+            )
+            .bind(printer)
+            .fetch_one(&mut *tx)
+            .await?;
+            if busy {
+                continue;
+            }
+            let next = sqlx::query_as::<_, Job>(
+                "SELECT * FROM jobs
+                 WHERE printer_id = $1 AND status = 'ACCEPTED' AND model_verified
+                 ORDER BY created_at, id LIMIT 1
+                 FOR UPDATE SKIP LOCKED",
+            )
+            .bind(printer)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(job) = next {
+                transition(
+                    &mut tx,
+                    &self.production,
+                    &job,
+                    OrderStatus::Printing,
+                    None,
+                    None,
+                )
+                .await?;
+                tx.commit().await?;
+                started += 1;
+            }
+        }
+        Ok(started)
+    }
+
+    /// Steps 3-6: timed phases that are over move on. A print on a paused printer is frozen
+    /// (it finishes on the first tick after the resume); in manual QC mode quality checks wait
+    /// for an operator.
+    async fn finish_phases(&self) -> Result<usize, TransitionError> {
+        let mut tx = self.pool.begin().await?;
+        let due = sqlx::query_as::<_, Job>(
+            "SELECT j.* FROM jobs j LEFT JOIN printers p ON p.id = j.printer_id
+             WHERE j.status IN ('PRINTING', 'POST_PROCESSING', 'QUALITY_CHECK', 'READY')
+               AND j.phase_ends_at <= $1
+               AND NOT (j.status = 'PRINTING' AND COALESCE(p.paused, false))
+               AND NOT (j.status = 'QUALITY_CHECK' AND $2)
+             ORDER BY j.phase_ends_at, j.id
+             LIMIT $3
+             FOR UPDATE OF j SKIP LOCKED",
+        )
+        .bind(Utc::now())
+        .bind(self.production.qc_mode == QcMode::Manual)
+        .bind(FINISH_BATCH)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut moved = 0;
+        for job in &due {
+            let (to, failure, detail) = self.next_step(job);
+            match transition(&mut tx, &self.production, job, to, failure, detail).await {
+                Ok(_) => moved += 1,
+                // Refused before touching the database, so the transaction is intact: skip the
+                // job rather than let it block every other job's progress tick after tick.
+                Err(e @ (TransitionError::Illegal { .. } | TransitionError::Stale { .. })) => {
+                    tracing::error!(order.id = %job.order_id, job.id = %job.id, error = %e, "scheduler skipped a job");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        tx.commit().await?;
+        Ok(moved)
+    }
+
+    /// Where a job whose phase is over goes next (rolling the configured failure dice).
+    fn next_step(&self, job: &Job) -> (OrderStatus, Option<FailureReason>, Option<String>) {
+        match job.status {
+            OrderStatus::Printing if self.production.roll_print_failure() => (
+                OrderStatus::Failed,
+                Some(FailureReason::PrintFailure),
+                Some(format!(
+                    "print failed on printer {}",
+                    job.printer_id.map_or("?".to_owned(), |p| p.to_string())
+                )),
+            ),
+            OrderStatus::Printing => (OrderStatus::PostProcessing, None, None),
+            OrderStatus::PostProcessing => (OrderStatus::QualityCheck, None, None),
+            OrderStatus::QualityCheck if self.production.roll_qc_reject() => (
+                OrderStatus::Failed,
+                Some(FailureReason::QcRejected),
+                Some("rejected by automatic quality check".to_owned()),
+            ),
+            OrderStatus::QualityCheck => (OrderStatus::Ready, None, None),
+            // Only READY is left among the selected statuses.
+            _ => (OrderStatus::Shipped, None, None),
+        }
+    }
+}
+
+/// Calls `step` every `period` until `shutdown`; failures are logged and retried next tick.
+async fn every<F, Fut, E>(period: Duration, shutdown: CancellationToken, mut step: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let mut ticker = tokio::time::interval(period);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        // A step is not cancelled half-way: its transaction either commits or rolls back.
+        if let Err(e) = step().await {
+            tracing::warn!(error = %e, "scheduler step failed; retrying next tick");
+        }
+    }
+}
