@@ -32,14 +32,6 @@ CREATE TABLE products (
     )
 );
 
-CREATE INDEX products_search_idx ON products USING gin (search);
--- Filters and sorts; every sort ends with id so paging is stable.
-CREATE INDEX products_category_idx ON products (category, base_price_cents, id);
-CREATE INDEX products_material_idx ON products (material);
-CREATE INDEX products_price_idx ON products (base_price_cents, id);
-CREATE INDEX products_name_idx ON products (name, id);
-CREATE INDEX products_created_idx ON products (created_at DESC, id);
-
 INSERT INTO products (id, sku, name, description, category, material, shape,
                       width_mm, depth_mm, height_mm, diameter_mm, base_price_cents, created_at)
 SELECT
@@ -107,5 +99,16 @@ FROM (
         ARRAY['PLA', 'PETG', 'ABS', 'TPU', 'RESIN'] AS materials
     ) AS words
 ) AS seeded;
+
+-- Built after the seed, in bulk: an index created before a bulk insert would leave every GIN
+-- entry in the pending list (fastupdate), which each search then scans linearly. The catalog
+-- is read-mostly, so later writes go straight into the index too.
+CREATE INDEX products_search_idx ON products USING gin (search) WITH (fastupdate = off);
+-- Filters and sorts; every sort ends with id so paging is stable.
+CREATE INDEX products_category_idx ON products (category, base_price_cents, id);
+CREATE INDEX products_material_idx ON products (material);
+CREATE INDEX products_price_idx ON products (base_price_cents, id);
+CREATE INDEX products_name_idx ON products (name, id);
+CREATE INDEX products_created_idx ON products (created_at DESC, id);
 
 ANALYZE products;

@@ -1,0 +1,154 @@
+//! Printing materials and everything priced or estimated per material, kept in ONE table
+//! ([`Material::props`]) so density, print rate and price never drift apart.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A printing material.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Material {
+    /// Polylactic acid.
+    #[serde(rename = "PLA")]
+    Pla,
+    /// Glycol-modified PET.
+    #[serde(rename = "PETG")]
+    Petg,
+    /// Acrylonitrile butadiene styrene.
+    #[serde(rename = "ABS")]
+    Abs,
+    /// Thermoplastic polyurethane (flexible).
+    #[serde(rename = "TPU")]
+    Tpu,
+    /// Photopolymer resin.
+    #[serde(rename = "RESIN")]
+    Resin,
+}
+
+/// Per-material constants.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MaterialProps {
+    /// Density in g/cm³ (grams = volume cm³ x density).
+    pub density_g_per_cm3: f64,
+    /// Deposition rate of our printers in cm³ per hour.
+    pub rate_cm3_per_hour: f64,
+    /// Material price in cents per gram.
+    pub price_cents_per_gram: f64,
+}
+
+/// Fixed set-up time of every print job (heating, levelling), seconds.
+pub const PRINT_SETUP_SECONDS: f64 = 300.0;
+
+impl Material {
+    /// Every material, in a stable order.
+    pub const ALL: [Material; 5] = [
+        Material::Pla,
+        Material::Petg,
+        Material::Abs,
+        Material::Tpu,
+        Material::Resin,
+    ];
+
+    /// The wire and database spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Material::Pla => "PLA",
+            Material::Petg => "PETG",
+            Material::Abs => "ABS",
+            Material::Tpu => "TPU",
+            Material::Resin => "RESIN",
+        }
+    }
+
+    /// The material table.
+    pub fn props(self) -> MaterialProps {
+        let (density_g_per_cm3, rate_cm3_per_hour, price_cents_per_gram) = match self {
+            Material::Pla => (1.24, 12.0, 2.5),
+            Material::Petg => (1.27, 12.0, 2.8),
+            Material::Abs => (1.04, 12.0, 2.6),
+            Material::Tpu => (1.21, 8.0, 5.0),
+            Material::Resin => (1.15, 20.0, 7.0),
+        };
+        MaterialProps {
+            density_g_per_cm3,
+            rate_cm3_per_hour,
+            price_cents_per_gram,
+        }
+    }
+
+    /// Comma-separated list of valid spellings, for error messages.
+    pub fn allowed() -> String {
+        Material::ALL.map(Material::as_str).join(", ")
+    }
+}
+
+impl fmt::Display for Material {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Material {
+    type Err = String;
+
+    /// Case-insensitive (`pla` is `PLA`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Material::ALL
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("unknown material `{s}`; allowed: {}", Material::allowed()))
+    }
+}
+
+/// What a part of a given volume costs in material and time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MaterialEstimate {
+    /// Material used, grams.
+    pub grams: f64,
+    /// Estimated print time including set-up, whole seconds (rounded up).
+    pub print_seconds: i64,
+    /// Material cost, cents (rounded to the nearest cent).
+    pub cost_cents: i64,
+}
+
+/// Estimates material, time and cost for a part of `volume_mm3`.
+pub fn estimate(material: Material, volume_mm3: f64) -> MaterialEstimate {
+    let props = material.props();
+    let volume_cm3 = volume_mm3 / 1000.0;
+    let grams = volume_cm3 * props.density_g_per_cm3;
+    let seconds = PRINT_SETUP_SECONDS + volume_cm3 / props.rate_cm3_per_hour * 3600.0;
+    MaterialEstimate {
+        grams,
+        print_seconds: seconds.ceil() as i64,
+        cost_cents: (grams * props.price_cents_per_gram).round() as i64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_case_insensitively_and_lists_allowed_values() {
+        assert_eq!("petg".parse::<Material>().unwrap(), Material::Petg);
+        let err = "wood".parse::<Material>().unwrap_err();
+        assert!(err.contains("PLA") && err.contains("RESIN"), "{err}");
+        for m in Material::ALL {
+            assert_eq!(m.as_str().parse::<Material>().unwrap(), m);
+        }
+    }
+
+    #[test]
+    fn estimate_follows_the_table() {
+        // 10 cm³ of PLA: 12.4 g, 300 s + 10/12 h, 12.4 g x 2.5 c/g = 31 c.
+        let e = estimate(Material::Pla, 10_000.0);
+        assert!((e.grams - 12.4).abs() < 1e-9);
+        assert_eq!(e.print_seconds, 300 + 3000);
+        assert_eq!(e.cost_cents, 31);
+        // Resin prints faster than TPU.
+        assert!(
+            estimate(Material::Resin, 10_000.0).print_seconds
+                < estimate(Material::Tpu, 10_000.0).print_seconds
+        );
+    }
+}

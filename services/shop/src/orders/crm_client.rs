@@ -1,0 +1,141 @@
+//! Every call the Shop makes to CRM, in one place, so tracing (context propagation, client
+//! spans) can wrap it later without touching the order logic.
+//!
+//! Each call has a deadline (the client is built by `printflow_web::client::http_client`), and
+//! the outcome is classified so callers can tell "CRM is down" (connection refused: 503) from
+//! "CRM did not answer in time" (504) — the distinction seed point 8 is about.
+
+use axum::http::StatusCode;
+use printflow_contracts::orders::{CreateOrderRequest, OrderView, StatusView};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// A CRM call that did not produce the expected answer.
+#[derive(Debug, thiserror::Error)]
+pub enum CrmError {
+    /// CRM could not be reached (connection refused, reset, DNS).
+    #[error("CRM is unreachable: {0}")]
+    Unavailable(String),
+    /// CRM did not answer within the deadline.
+    #[error("CRM did not answer within {} ms", .0.as_millis())]
+    Timeout(Duration),
+    /// CRM answered with a 5xx.
+    #[error("CRM failed with status {status}")]
+    ServerError {
+        /// The status CRM answered.
+        status: StatusCode,
+    },
+    /// CRM answered 2xx with a body that does not match the contract.
+    #[error("CRM answered with an unexpected body: {0}")]
+    BadResponse(String),
+    /// CRM refused the request (4xx): passed through to our client as is.
+    #[error("CRM answered {status}")]
+    Rejected {
+        /// CRM's status.
+        status: StatusCode,
+        /// CRM's JSON error body.
+        body: Value,
+    },
+}
+
+/// The CRM HTTP client.
+#[derive(Debug, Clone)]
+pub struct CrmClient {
+    http: reqwest::Client,
+    base_url: String,
+    timeout: Duration,
+}
+
+impl CrmClient {
+    /// A client for the CRM at `base_url` whose calls give up after `timeout`.
+    pub fn new(base_url: &str, timeout: Duration) -> Self {
+        CrmClient {
+            http: printflow_web::client::http_client(timeout),
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            timeout,
+        }
+    }
+
+    /// The per-call deadline.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// `POST /orders` on CRM. A repeated `order_id` is idempotent on the CRM side.
+    #[tracing::instrument(skip_all, fields(order.id = %req.order_id, crm.status))]
+    pub async fn create_order(&self, req: &CreateOrderRequest) -> Result<OrderView, CrmError> {
+        let call = self
+            .http
+            .post(format!("{}/orders", self.base_url))
+            .json(req);
+        self.send(call).await
+    }
+
+    /// `GET /orders/{id}` on CRM.
+    #[tracing::instrument(skip_all, fields(order.id = %order_id, crm.status))]
+    pub async fn get_order(&self, order_id: Uuid) -> Result<OrderView, CrmError> {
+        let call = self
+            .http
+            .get(format!("{}/orders/{order_id}", self.base_url));
+        self.send(call).await
+    }
+
+    /// `GET /orders/{id}/status` on CRM.
+    #[tracing::instrument(skip_all, fields(order.id = %order_id, crm.status))]
+    pub async fn get_status(&self, order_id: Uuid) -> Result<StatusView, CrmError> {
+        let call = self
+            .http
+            .get(format!("{}/orders/{order_id}/status", self.base_url));
+        self.send(call).await
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        call: reqwest::RequestBuilder,
+    ) -> Result<T, CrmError> {
+        let resp = call.send().await.map_err(|e| self.classify(e))?;
+        let status = resp.status();
+        tracing::Span::current().record("crm.status", status.as_u16());
+        // Reading the body is covered by the same deadline.
+        let body = resp.bytes().await.map_err(|e| self.classify(e))?;
+        if status.is_success() {
+            serde_json::from_slice(&body).map_err(|e| CrmError::BadResponse(e.to_string()))
+        } else if status.is_client_error() {
+            let body = serde_json::from_slice::<Value>(&body)
+                .ok()
+                .filter(Value::is_object)
+                .unwrap_or_else(|| {
+                    serde_json::json!({
+                        "code": "crm_rejected",
+                        "message": String::from_utf8_lossy(&body).chars().take(500).collect::<String>(),
+                    })
+                });
+            Err(CrmError::Rejected { status, body })
+        } else {
+            Err(CrmError::ServerError { status })
+        }
+    }
+
+    fn classify(&self, err: reqwest::Error) -> CrmError {
+        if err.is_timeout() {
+            CrmError::Timeout(self.timeout)
+        } else {
+            // Connection refused or reset, DNS failure, a broken response: CRM is not there.
+            CrmError::Unavailable(error_chain(&err))
+        }
+    }
+}
+
+/// The error and its sources, for a useful log line ("connection refused" is deep inside).
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

@@ -1,0 +1,48 @@
+//! `/orders/*` handlers (forwarded to CRM).
+
+use crate::app::AppState;
+use crate::orders::{lookup_error, place_order, request, OrderError};
+use axum::extract::State;
+use axum::http::StatusCode;
+use printflow_contracts::orders::{OrderView, StatusView};
+use printflow_web::{Json, Path};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// `POST /orders` -> 201 CRM's order.
+pub async fn create(
+    State(state): State<AppState>,
+    Json(body): Json<Value>,
+) -> Result<(StatusCode, Json<OrderView>), OrderError> {
+    let req = request::parse(&body)?;
+    let view = place_order(&state.pool, state.store.as_ref(), &state.crm, req).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// `GET /orders/{id}` -> CRM's order.
+#[tracing::instrument(skip_all, fields(order.id = %id))]
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<OrderView>, OrderError> {
+    let view = state
+        .crm
+        .get_order(id)
+        .await
+        .map_err(|e| lookup_error(id, e))?;
+    Ok(Json(view))
+}
+
+/// `GET /orders/{id}/status` -> CRM's status view.
+#[tracing::instrument(skip_all, fields(order.id = %id))]
+pub async fn status(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<StatusView>, OrderError> {
+    let view = state
+        .crm
+        .get_status(id)
+        .await
+        .map_err(|e| lookup_error(id, e))?;
+    Ok(Json(view))
+}
