@@ -42,11 +42,7 @@ impl Config {
                 "postgres://printflow:printflow@127.0.0.1:5432/printflow_crm",
             ),
             database_max_connections: parse_or(src, "CRM_DATABASE_MAX_CONNECTIONS", 10)?,
-            amqp_url: string_or(
-                src,
-                "CRM_AMQP_URL",
-                "amqp://guest:guest@127.0.0.1:5672/%2f",
-            ),
+            amqp_url: string_or(src, "CRM_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
             query_timeout: Duration::from_millis(query_timeout_ms),
         })
     }

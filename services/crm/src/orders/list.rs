@@ -1,0 +1,213 @@
+//! `GET /orders?status=&page=&per_page=`: orders by status, newest first, paged.
+
+use super::validate::FieldError;
+use super::{OrderError, OrderRow, ORDER_COLUMNS};
+use crate::db::Db;
+use printflow_contracts::orders::OrderView;
+use printflow_contracts::OrderStatus;
+use serde::{Deserialize, Serialize};
+
+/// Page size when none is asked for.
+pub const DEFAULT_PER_PAGE: u32 = 20;
+/// Largest page size.
+pub const MAX_PER_PAGE: u32 = 100;
+/// Highest page number; far beyond any real listing, it keeps the offset arithmetic small.
+pub const MAX_PAGE: u32 = 1_000_000;
+
+/// The raw query string; every value is text so a bad one is a 422 naming it, not a 400.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ListParams {
+    /// Status filter (case-insensitive).
+    pub status: Option<String>,
+    /// 1-based page number.
+    pub page: Option<String>,
+    /// Items per page.
+    pub per_page: Option<String>,
+}
+
+/// A checked listing request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListFilter {
+    /// Only orders in this status; all orders when `None`.
+    pub status: Option<OrderStatus>,
+    /// 1-based page.
+    pub page: u32,
+    /// Page size.
+    pub per_page: u32,
+}
+
+impl ListParams {
+    /// Checks the parameters: a known status, `page >= 1`, `per_page` in `1..=100`.
+    pub fn parse(&self) -> Result<ListFilter, FieldError> {
+        let status = match self
+            .status
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            None => None,
+            Some(text) => Some(text.parse::<OrderStatus>().map_err(|_| {
+                let allowed: Vec<&str> = OrderStatus::ALL.iter().map(|s| s.as_str()).collect();
+                FieldError::new(
+                    "status",
+                    format!("unknown status `{text}`; allowed: {}", allowed.join(", ")),
+                )
+            })?),
+        };
+        let page = number("page", self.page.as_deref(), 1, 1, MAX_PAGE)?;
+        let per_page = number(
+            "per_page",
+            self.per_page.as_deref(),
+            DEFAULT_PER_PAGE,
+            1,
+            MAX_PER_PAGE,
+        )?;
+        Ok(ListFilter {
+            status,
+            page,
+            per_page,
+        })
+    }
+}
+
+fn number(
+    field: &'static str,
+    raw: Option<&str>,
+    default: u32,
+    min: u32,
+    max: u32,
+) -> Result<u32, FieldError> {
+    let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(default);
+    };
+    match raw.parse::<u32>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(FieldError::new(
+            field,
+            format!("must be a whole number between {min} and {max} (got `{raw}`)"),
+        )),
+    }
+}
+
+/// One page of orders.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderPage {
+    /// The orders on this page, newest first.
+    pub items: Vec<OrderView>,
+    /// This page's number.
+    pub page: u32,
+    /// Page size.
+    pub per_page: u32,
+    /// Orders matching the filter across all pages.
+    pub total: i64,
+}
+
+/// Lists orders matching `filter`.
+#[tracing::instrument(skip_all, fields(order.status = filter.status.map(|s| s.as_str())))]
+pub async fn list_orders(db: &Db, filter: ListFilter) -> Result<OrderPage, OrderError> {
+    let limit = i64::from(filter.per_page);
+    let offset = i64::from(filter.page - 1) * limit;
+    let mut tx = db.begin().await?;
+    // Two fixed statements rather than `status = $1 OR $1 IS NULL`, so each keeps a plan that
+    // uses its index.
+    let (rows, total): (Vec<OrderRow>, i64) = match filter.status {
+        Some(status) => {
+            let rows = sqlx::query_as(&format!(
+                "SELECT {ORDER_COLUMNS} FROM orders WHERE status = $1
+                 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+            ))
+            .bind(status.as_str())
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&mut *tx)
+            .await?;
+            let total = sqlx::query_scalar("SELECT count(*) FROM orders WHERE status = $1")
+                .bind(status.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+            (rows, total)
+        }
+        None => {
+            let rows = sqlx::query_as(&format!(
+                "SELECT {ORDER_COLUMNS} FROM orders
+                 ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2"
+            ))
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&mut *tx)
+            .await?;
+            let total = sqlx::query_scalar("SELECT count(*) FROM orders")
+                .fetch_one(&mut *tx)
+                .await?;
+            (rows, total)
+        }
+    };
+    tx.commit().await?;
+    Ok(OrderPage {
+        items: rows
+            .into_iter()
+            .map(OrderRow::into_view)
+            .collect::<Result<_, _>>()?,
+        page: filter.page,
+        per_page: filter.per_page,
+        total,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(status: Option<&str>, page: Option<&str>, per_page: Option<&str>) -> ListParams {
+        ListParams {
+            status: status.map(Into::into),
+            page: page.map(Into::into),
+            per_page: per_page.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let f = params(None, None, None).parse().unwrap();
+        assert_eq!(
+            f,
+            ListFilter {
+                status: None,
+                page: 1,
+                per_page: DEFAULT_PER_PAGE
+            }
+        );
+    }
+
+    #[test]
+    fn status_is_case_insensitive_and_unknown_lists_allowed() {
+        let f = params(Some("printing"), Some("2"), Some("5"))
+            .parse()
+            .unwrap();
+        assert_eq!(f.status, Some(OrderStatus::Printing));
+        assert_eq!((f.page, f.per_page), (2, 5));
+        let err = params(Some("LOST"), None, None).parse().unwrap_err();
+        assert_eq!(err.field, "status");
+        for st in OrderStatus::ALL {
+            assert!(err.message.contains(st.as_str()));
+        }
+    }
+
+    #[test]
+    fn paging_bounds() {
+        for (page, per_page, field) in [
+            ("0", "1", "page"),
+            ("x", "1", "page"),
+            ("-1", "1", "page"),
+            ("1", "0", "per_page"),
+            ("1", "101", "per_page"),
+            ("1", "1.5", "per_page"),
+        ] {
+            let err = params(None, Some(page), Some(per_page))
+                .parse()
+                .unwrap_err();
+            assert_eq!(err.field, field, "page={page} per_page={per_page}");
+        }
+        assert!(params(None, Some("1"), Some("100")).parse().is_ok());
+    }
+}

@@ -1,0 +1,15 @@
+//! `/customers` handlers.
+
+use super::AppState;
+use crate::customers::{get_customer, CustomerView};
+use axum::extract::State;
+use printflow_web::{ApiError, Json, Path};
+use uuid::Uuid;
+
+/// `GET /customers/{id}`.
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<CustomerView>, ApiError> {
+    Ok(Json(get_customer(&state.db, id).await?))
+}
