@@ -36,5 +36,14 @@ export PRINTFLOW_RABBITMQ_NODE_SCRIPT="$ROOT/scripts/rabbitmq-node.sh"
 
 log "running cargo test (workspace)"
 cd "$ROOT"
-cargo test --workspace --locked --no-fail-fast "$@"
-log "all tests passed in $(elapsed_since "$started")"
+# Library, binary and integration tests; no doc tests (there are none, and their empty result
+# lines would close the output).
+out="$DATA_DIR/logs/cargo-test.log"
+mkdir -p -- "$(dirname -- "$out")"
+rc=0
+cargo test --workspace --locked --no-fail-fast --lib --bins --tests "$@" 2>&1 | tee "$out" || rc=$?
+passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$out" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '^test result: .* ([0-9]+) failed' "$out" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+log "finished in $(elapsed_since "$started")"
+echo "tests: $passed passed, $failed failed"
+exit "$rc"

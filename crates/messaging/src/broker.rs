@@ -78,6 +78,9 @@ impl Broker {
 
     /// Whether a connection is up right now (connects if needed); used by `/readyz`.
     pub async fn check(&self) -> Result<(), String> {
-        self.connection().await.map(|_| ()).map_err(|e| e.to_string())
+        self.connection()
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 }

@@ -105,7 +105,10 @@ impl Publisher {
             match tokio::time::timeout(CONFIRM_TIMEOUT, confirm).await {
                 Ok(Ok(Confirmation::Ack(None))) => confirmed += 1,
                 Ok(Ok(Confirmation::Ack(Some(_returned)))) => {
-                    return (confirmed, Some(MessagingError::Unroutable(msg.routing_key.clone())))
+                    return (
+                        confirmed,
+                        Some(MessagingError::Unroutable(msg.routing_key.clone())),
+                    )
                 }
                 Ok(Ok(Confirmation::Nack(_))) => return (confirmed, Some(MessagingError::Nacked)),
                 Ok(Ok(Confirmation::NotRequested)) => confirmed += 1,
@@ -115,7 +118,10 @@ impl Publisher {
                 }
                 Err(_) => {
                     self.channel.lock().await.take();
-                    return (confirmed, Some(MessagingError::Timeout("publisher confirm")));
+                    return (
+                        confirmed,
+                        Some(MessagingError::Timeout("publisher confirm")),
+                    );
                 }
             }
         }

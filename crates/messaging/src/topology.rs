@@ -46,7 +46,10 @@ pub const ALL_QUEUES: [QueueSpec; 2] = [MES_ORDER_CREATED, CRM_ORDER_STATUS_CHAN
 
 fn quorum_args() -> FieldTable {
     let mut args = FieldTable::default();
-    args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+    args.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("quorum".into()),
+    );
     args
 }
 
@@ -100,7 +103,10 @@ pub async fn declare(channel: &Channel) -> Result<(), lapin::Error> {
             "x-dead-letter-routing-key".into(),
             AMQPValue::LongString(spec.name.into()),
         );
-        args.insert("x-delivery-limit".into(), AMQPValue::LongLongInt(DELIVERY_LIMIT));
+        args.insert(
+            "x-delivery-limit".into(),
+            AMQPValue::LongLongInt(DELIVERY_LIMIT),
+        );
         channel.queue_declare(spec.name, queue_opts, args).await?;
         channel
             .queue_bind(

@@ -32,7 +32,12 @@ where
             if let Some(cx) = cx {
                 let sc = cx.span().span_context().clone();
                 if sc.is_valid() {
-                    write!(writer, "trace_id={} span_id={} ", sc.trace_id(), sc.span_id())?;
+                    write!(
+                        writer,
+                        "trace_id={} span_id={} ",
+                        sc.trace_id(),
+                        sc.span_id()
+                    )?;
                 }
             }
         }

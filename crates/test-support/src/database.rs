@@ -80,11 +80,12 @@ async fn ensure_template(admin: &mut PgConnection, template: &str, migrate: Migr
         .execute(&mut *admin)
         .await
         .expect("advisory lock");
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(template)
-        .fetch_one(&mut *admin)
-        .await
-        .expect("look up template");
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(template)
+            .fetch_one(&mut *admin)
+            .await
+            .expect("look up template");
     if !exists {
         // Build under a temporary name and rename at the end, so a build that died half-way
         // never passes for a finished template.

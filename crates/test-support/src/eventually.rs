@@ -31,6 +31,13 @@ macro_rules! assert_eventually {
         $crate::assert_eventually!($what, ::std::time::Duration::from_secs(20), $cond)
     };
     ($what:expr, $timeout:expr, $cond:expr) => {
-        $crate::eventually($what, $timeout, || async { if $cond { Some(()) } else { None } }).await
+        $crate::eventually($what, $timeout, || async {
+            if $cond {
+                Some(())
+            } else {
+                None
+            }
+        })
+        .await
     };
 }

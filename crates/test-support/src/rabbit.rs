@@ -91,7 +91,10 @@ impl TestVhost {
             .json()
             .await
             .expect("publish answer");
-        assert_eq!(resp["routed"], true, "raw message to {routing_key} was not routed");
+        assert_eq!(
+            resp["routed"], true,
+            "raw message to {routing_key} was not routed"
+        );
     }
 
     /// Peeks at up to `count` messages of `queue` without consuming them (they are requeued).
@@ -99,7 +102,12 @@ impl TestVhost {
     pub async fn peek(&self, queue: &str, count: u32) -> Vec<Value> {
         let resp = self
             .http
-            .post(format!("{}/api/queues/{}/{}/get", api_base(), self.name, queue))
+            .post(format!(
+                "{}/api/queues/{}/{}/get",
+                api_base(),
+                self.name,
+                queue
+            ))
             .basic_auth("guest", Some("guest"))
             .json(&json!({"count": count, "ackmode": "ack_requeue_true", "encoding": "auto"}))
             .send()

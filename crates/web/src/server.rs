@@ -40,18 +40,20 @@ pub fn with_common_layers(router: Router, limits: Limits) -> Router {
     router
         .fallback(route_not_found)
         .layer(axum::middleware::from_fn(json_method_not_allowed))
-        .layer(axum::middleware::from_fn(move |req: Request, next: Next| {
-            enforce_timeout(req, next, timeout)
-        }))
+        .layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| enforce_timeout(req, next, timeout),
+        ))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
-        .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                "internal error; see the service log",
-            )
-            .into_response()
-        }))
+        .layer(CatchPanicLayer::custom(
+            |_panic: Box<dyn std::any::Any + Send>| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "internal error; see the service log",
+                )
+                .into_response()
+            },
+        ))
         .layer(axum::middleware::from_fn(log_request))
 }
 
@@ -60,7 +62,10 @@ async fn enforce_timeout(req: Request, next: Next, timeout: Duration) -> Respons
         Ok(resp) => resp,
         Err(_) => ApiError::unavailable(
             "request_timeout",
-            format!("the request did not finish within {} ms", timeout.as_millis()),
+            format!(
+                "the request did not finish within {} ms",
+                timeout.as_millis()
+            ),
         )
         .into_response(),
     }
@@ -108,7 +113,10 @@ pub type Check = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send +
 pub fn health_routes(checks: Vec<(&'static str, Check)>) -> Router {
     let checks = Arc::new(checks);
     Router::new()
-        .route("/healthz", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
+        )
         .route(
             "/readyz",
             get(move || {

@@ -112,7 +112,10 @@ async fn orders_taken_while_rabbitmq_is_down_are_all_delivered_after_it_restarts
         let status = stack
             .get(&format!("{}/orders/{id}/status", stack.crm))
             .await;
-        assert_eq!(status["status"], "NEW", "nothing can move while the broker is down");
+        assert_eq!(
+            status["status"], "NEW",
+            "nothing can move while the broker is down"
+        );
     }
 
     // Recovery: the same node comes back with its data; every order reaches production.
@@ -131,7 +134,10 @@ async fn orders_taken_while_rabbitmq_is_down_are_all_delivered_after_it_restarts
                 .success()
         }
     };
-    assert!(tokio::task::spawn_blocking(restart).await.unwrap(), "broker restart failed");
+    assert!(
+        tokio::task::spawn_blocking(restart).await.unwrap(),
+        "broker restart failed"
+    );
 
     for id in during.iter().chain(std::iter::once(&before)) {
         stack

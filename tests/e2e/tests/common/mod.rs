@@ -32,21 +32,33 @@ pub struct Stack {
 
 async fn shop_db() -> TestDatabase {
     TestDatabase::new("shop", &printflow_shop::schema_fingerprint(), |pool| {
-        Box::pin(async move { printflow_shop::migrate(pool).await.map_err(|e| e.to_string()) })
+        Box::pin(async move {
+            printflow_shop::migrate(pool)
+                .await
+                .map_err(|e| e.to_string())
+        })
     })
     .await
 }
 
 async fn crm_db() -> TestDatabase {
     TestDatabase::new("crm", &printflow_crm::schema_fingerprint(), |pool| {
-        Box::pin(async move { printflow_crm::migrate(pool).await.map_err(|e| e.to_string()) })
+        Box::pin(async move {
+            printflow_crm::migrate(pool)
+                .await
+                .map_err(|e| e.to_string())
+        })
     })
     .await
 }
 
 async fn mes_db() -> TestDatabase {
     TestDatabase::new("mes", &printflow_mes::schema_fingerprint(), |pool| {
-        Box::pin(async move { printflow_mes::migrate(pool).await.map_err(|e| e.to_string()) })
+        Box::pin(async move {
+            printflow_mes::migrate(pool)
+                .await
+                .map_err(|e| e.to_string())
+        })
     })
     .await
 }
@@ -80,7 +92,8 @@ impl Stack {
                 .expect("crm runs");
         }));
 
-        let model_dir = std::env::temp_dir().join(format!("printflow-e2e-{}", uuid::Uuid::new_v4()));
+        let model_dir =
+            std::env::temp_dir().join(format!("printflow-e2e-{}", uuid::Uuid::new_v4()));
         let shop_cfg = printflow_shop::config::Config::from_source(&settings(&[
             ("SHOP_HTTP_PORT", "0".into()),
             ("SHOP_DATABASE_URL", shop_db.url.clone()),
@@ -162,11 +175,17 @@ impl Stack {
     /// Picks a small catalog product, designs it, saves version 1; returns (design id, version).
     pub async fn saved_design(&self) -> (String, i64) {
         let page = self
-            .get(&format!("{}/catalog/products?sort=price_asc&per_page=5", self.shop))
+            .get(&format!(
+                "{}/catalog/products?sort=price_asc&per_page=5",
+                self.shop
+            ))
             .await;
         let product = page["items"][0]["id"].clone();
         let (status, design) = self
-            .post(&format!("{}/designs", self.shop), &json!({"product_id": product}))
+            .post(
+                &format!("{}/designs", self.shop),
+                &json!({"product_id": product}),
+            )
             .await;
         assert_eq!(status, 201, "create design: {design}");
         let id = design["design_id"].as_str().expect("design_id").to_owned();
@@ -202,14 +221,18 @@ impl Stack {
     /// Waits until CRM reports `status` for the order.
     pub async fn wait_for_status(&self, order_id: &str, status: &str, timeout: Duration) {
         let url = format!("{}/orders/{order_id}/status", self.crm);
-        eventually(&format!("order {order_id} to reach {status}"), timeout, || {
-            let url = url.clone();
-            async move {
-                let resp = self.http.get(&url).send().await.ok()?;
-                let body: Value = resp.json().await.ok()?;
-                (body["status"] == status).then_some(())
-            }
-        })
+        eventually(
+            &format!("order {order_id} to reach {status}"),
+            timeout,
+            || {
+                let url = url.clone();
+                async move {
+                    let resp = self.http.get(&url).send().await.ok()?;
+                    let body: Value = resp.json().await.ok()?;
+                    (body["status"] == status).then_some(())
+                }
+            },
+        )
         .await
     }
 }
