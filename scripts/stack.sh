@@ -78,7 +78,7 @@ start_process() {
 ready() {
     local name=$1 port=$2
     pid_of "$name" >/dev/null || return 3
-    curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz"
+    curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null
 }
 
 stop_all() {

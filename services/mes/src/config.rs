@@ -58,7 +58,7 @@ impl Config {
             (1..=60_000).contains(&tick_ms),
             "must be between 1 and 60000",
         )?;
-        let time_scale: f64 = parse_or(src, "MES_TIME_SCALE", 0.0002)?;
+        let time_scale: f64 = parse_or(src, "MES_TIME_SCALE", 0.0001)?;
         check(
             "MES_TIME_SCALE",
             time_scale,
@@ -153,7 +153,7 @@ mod tests {
         assert_eq!(c.printers, 4);
         assert_eq!(c.tick, Duration::from_millis(200));
         assert_eq!(c.shop_timeout, Duration::from_millis(3_000));
-        assert_eq!(c.production.time_scale, 0.0002);
+        assert_eq!(c.production.time_scale, 0.0001);
         assert_eq!(c.production.post_processing_seconds, 1_800);
         assert_eq!(c.production.quality_check_seconds, 600);
         assert_eq!(c.production.shipping_prep_seconds, 1_800);

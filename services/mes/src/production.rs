@@ -29,7 +29,7 @@ impl FromStr for QcMode {
 /// Phase durations (simulated seconds), the simulation speed and the failure probabilities.
 #[derive(Debug, Clone)]
 pub struct Production {
-    /// Real seconds per simulated second (`0.0002` turns an hour into 0.72 s).
+    /// Real seconds per simulated second (`0.0001` turns an hour into 0.36 s).
     pub time_scale: f64,
     /// Support removal and curing, per job.
     pub post_processing_seconds: u64,

@@ -304,7 +304,8 @@ async fn saving_a_box_forms_an_exact_stl() {
         [Some(w), Some(d), Some(h)]
     );
 
-    // Pricing follows the material table: grams = cm³ x density, unit = base + material.
+    // Pricing follows the material table: grams = printed cm³ (1.2 mm shell + 15% infill of
+    // the interior) x density, unit = base + material.
     let density = match product["material"].as_str().unwrap() {
         "PLA" => 1.24,
         "PETG" => 1.27,
@@ -313,7 +314,12 @@ async fn saving_a_box_forms_an_exact_stl() {
         "RESIN" => 1.15,
         other => panic!("unexpected material {other}"),
     };
-    assert!((version["material_grams"].as_f64().unwrap() - volume / 1000.0 * density).abs() < 1e-6);
+    let area = 2.0 * (w * d + w * h + d * h);
+    let shell = (area * 1.2).min(volume);
+    let printed = shell + 0.15 * (volume - shell);
+    assert!(
+        (version["material_grams"].as_f64().unwrap() - printed / 1000.0 * density).abs() < 1e-6
+    );
     assert_eq!(
         version["unit_price_cents"].as_i64().unwrap(),
         product["base_price_cents"].as_i64().unwrap()

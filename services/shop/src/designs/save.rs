@@ -53,7 +53,7 @@ pub fn form_model(
         ),
     };
     let report = mesh.validate(build)?;
-    let estimate = estimate(params.material, report.volume_mm3);
+    let estimate = estimate(params.material, report.volume_mm3, report.surface_area_mm2);
     Ok(FormedModel {
         mesh,
         report,
@@ -202,7 +202,8 @@ mod tests {
         let m = form_model(&params(Shape::Box, [50.0, 40.0, 30.0]), &BUILD).unwrap();
         assert_eq!(m.report.volume_mm3, 60_000.0);
         assert_eq!(m.report.bbox_mm, [50.0, 40.0, 30.0]);
-        assert_eq!(m.estimate, estimate(Material::Petg, 60_000.0));
+        assert_eq!(m.report.surface_area_mm2, 9_400.0);
+        assert_eq!(m.estimate, estimate(Material::Petg, 60_000.0, 9_400.0));
     }
 
     #[test]

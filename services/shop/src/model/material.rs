@@ -63,11 +63,11 @@ impl Material {
     /// The material table.
     pub fn props(self) -> MaterialProps {
         let (density_g_per_cm3, rate_cm3_per_hour, price_cents_per_gram) = match self {
-            Material::Pla => (1.24, 12.0, 2.5),
-            Material::Petg => (1.27, 12.0, 2.8),
-            Material::Abs => (1.04, 12.0, 2.6),
-            Material::Tpu => (1.21, 8.0, 5.0),
-            Material::Resin => (1.15, 20.0, 7.0),
+            Material::Pla => (1.24, 20.0, 2.5),
+            Material::Petg => (1.27, 18.0, 2.8),
+            Material::Abs => (1.04, 18.0, 2.6),
+            Material::Tpu => (1.21, 10.0, 5.0),
+            Material::Resin => (1.15, 30.0, 7.0),
         };
         MaterialProps {
             density_g_per_cm3,
@@ -111,12 +111,25 @@ pub struct MaterialEstimate {
     pub cost_cents: i64,
 }
 
-/// Estimates material, time and cost for a part of `volume_mm3`.
-pub fn estimate(material: Material, volume_mm3: f64) -> MaterialEstimate {
+/// Wall thickness printed solid (three 0.4 mm perimeters).
+pub const SHELL_MM: f64 = 1.2;
+/// Share of the interior that is printed (a common infill density).
+pub const INFILL: f64 = 0.15;
+
+/// Volume actually deposited for a part: a solid shell of [`SHELL_MM`] under its surface plus
+/// [`INFILL`] of the rest. Printers do not print parts solid, and estimating as if they did
+/// would make large parts cost and take several times what they really do.
+pub fn printed_volume_mm3(volume_mm3: f64, surface_area_mm2: f64) -> f64 {
+    let shell = (surface_area_mm2 * SHELL_MM).min(volume_mm3);
+    shell + INFILL * (volume_mm3 - shell)
+}
+
+/// Estimates material, time and cost for a part of `volume_mm3` with `surface_area_mm2`.
+pub fn estimate(material: Material, volume_mm3: f64, surface_area_mm2: f64) -> MaterialEstimate {
     let props = material.props();
-    let volume_cm3 = volume_mm3 / 1000.0;
-    let grams = volume_cm3 * props.density_g_per_cm3;
-    let seconds = PRINT_SETUP_SECONDS + volume_cm3 / props.rate_cm3_per_hour * 3600.0;
+    let printed_cm3 = printed_volume_mm3(volume_mm3, surface_area_mm2) / 1000.0;
+    let grams = printed_cm3 * props.density_g_per_cm3;
+    let seconds = PRINT_SETUP_SECONDS + printed_cm3 / props.rate_cm3_per_hour * 3600.0;
     MaterialEstimate {
         grams,
         print_seconds: seconds.ceil() as i64,
@@ -140,15 +153,24 @@ mod tests {
 
     #[test]
     fn estimate_follows_the_table() {
-        // 10 cm³ of PLA: 12.4 g, 300 s + 10/12 h, 12.4 g x 2.5 c/g = 31 c.
-        let e = estimate(Material::Pla, 10_000.0);
+        // A thin part (shell thicker than the part) prints solid: 10 cm³ of PLA with a large
+        // surface is 12.4 g, 300 s + 10/20 h = 2100 s, 12.4 g x 2.5 c/g = 31 c.
+        let e = estimate(Material::Pla, 10_000.0, 1e6);
         assert!((e.grams - 12.4).abs() < 1e-9);
-        assert_eq!(e.print_seconds, 300 + 3000);
+        assert_eq!(e.print_seconds, 300 + 1800);
         assert_eq!(e.cost_cents, 31);
         // Resin prints faster than TPU.
         assert!(
-            estimate(Material::Resin, 10_000.0).print_seconds
-                < estimate(Material::Tpu, 10_000.0).print_seconds
+            estimate(Material::Resin, 10_000.0, 1e6).print_seconds
+                < estimate(Material::Tpu, 10_000.0, 1e6).print_seconds
         );
+    }
+
+    #[test]
+    fn a_bulky_part_is_shell_plus_infill() {
+        // 100 mm cube: 1,000 cm³, 60,000 mm² surface -> 72 cm³ shell + 15% of 928 cm³.
+        let printed = printed_volume_mm3(1e6, 6e4);
+        assert!((printed - (72_000.0 + 0.15 * 928_000.0)).abs() < 1e-6);
+        assert!(printed < 1e6 / 4.0, "far less than solid");
     }
 }

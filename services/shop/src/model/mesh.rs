@@ -78,6 +78,8 @@ pub struct MeshReport {
     pub volume_mm3: f64,
     /// Bounding box extents (X, Y, Z), mm.
     pub bbox_mm: [f64; 3],
+    /// Outer surface area, mm² (the printed shell grows with it).
+    pub surface_area_mm2: f64,
 }
 
 /// A closed box of `w x d x h` mm: 8 vertices, 12 triangles.
@@ -176,6 +178,18 @@ impl Mesh {
             .sum()
     }
 
+    /// Total triangle area, mm².
+    pub fn surface_area(&self) -> f64 {
+        self.triangles
+            .iter()
+            .map(|t| {
+                let [a, b, c] = self.corners(t);
+                let n = cross(sub(b, a), sub(c, a));
+                (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt() / 2.0
+            })
+            .sum()
+    }
+
     /// Bounding box extents (X, Y, Z) in mm.
     pub fn bounding_box(&self) -> [f64; 3] {
         let mut lo = [f64::INFINITY; 3];
@@ -258,6 +272,7 @@ impl Mesh {
             triangle_count: self.triangles.len(),
             volume_mm3,
             bbox_mm,
+            surface_area_mm2: self.surface_area(),
         })
     }
 }
