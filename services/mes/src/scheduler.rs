@@ -56,7 +56,7 @@ impl Scheduler {
         Ok(())
     }
 
-    /// Step 2: every unpaused printer without a print takes its oldest verified job.
+    /// Step 2: every unpaused printer without a print takes the next verified job.
     async fn start_prints(&self) -> Result<usize, TransitionError> {
         let idle: Vec<i32> = sqlx::query_scalar(
             "SELECT p.id FROM printers p
@@ -89,16 +89,28 @@ impl Scheduler {
             if busy {
                 continue;
             }
+            // Its own queue first; otherwise it takes the oldest waiting job of another queue,
+            // so one long print (or a paused printer) never holds up jobs while printers idle.
             let next = sqlx::query_as::<_, Job>(
                 "SELECT * FROM jobs
-                 WHERE printer_id = $1 AND status = 'ACCEPTED' AND model_verified
-                 ORDER BY created_at, id LIMIT 1
+                 WHERE status = 'ACCEPTED' AND model_verified
+                 ORDER BY printer_id IS DISTINCT FROM $1, created_at, id LIMIT 1
                  FOR UPDATE SKIP LOCKED",
             )
             .bind(printer)
             .fetch_optional(&mut *tx)
             .await?;
-            if let Some(job) = next {
+            if let Some(mut job) = next {
+                if job.printer_id != Some(printer) {
+                    sqlx::query(
+                        "UPDATE jobs SET printer_id = $2, updated_at = now() WHERE id = $1",
+                    )
+                    .bind(job.id)
+                    .bind(printer)
+                    .execute(&mut *tx)
+                    .await?;
+                    job.printer_id = Some(printer);
+                }
                 transition(
                     &mut tx,
                     &self.production,

@@ -223,3 +223,34 @@ async fn manual_qc_pass_fail_and_retry_keep_the_sequence_going() {
     assert_eq!(seqs, (1..=11).collect::<Vec<_>>());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_idle_printer_takes_work_queued_behind_a_paused_one() {
+    let shop = FakeShop::start().await;
+    let app = spawn_app(&shop.url, &[("MES_PRINTERS", "2")]).await;
+    let printers = app.printer_ids().await;
+    assert_eq!(printers.len(), 2);
+    // Pause both so the job is queued on one of them, then resume only the other one.
+    for p in &printers {
+        let (status, _) = app.post(&format!("/printers/{p}/pause"), None).await;
+        assert_eq!(status, 200);
+    }
+    let design = Uuid::now_v7();
+    let model = cube_stl("steal", 10.0);
+    shop.put(design, 1, model.clone());
+    let order = order_for(design, 1, &model, 1_000);
+    let id = order.data.order_id;
+    app.publish(&order).await;
+    eventually_verified(&app, id).await;
+    let queued_on = app.job_for(id).await.unwrap()["printer_id"]
+        .as_i64()
+        .unwrap();
+    let other = *printers.iter().find(|p| **p != queued_on).unwrap();
+    let (status, _) = app.post(&format!("/printers/{other}/resume"), None).await;
+    assert_eq!(status, 200);
+
+    // The paused printer's queue does not hold the job: the idle printer prints it.
+    let job = app.wait_status(id, OrderStatus::Shipped).await;
+    assert_eq!(job["printer_id"].as_i64(), Some(other), "{job}");
+    app.stop().await;
+}
