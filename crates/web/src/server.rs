@@ -34,7 +34,8 @@ impl Default for Limits {
 }
 
 /// Wraps a service's routes with the shared behaviour: JSON 404/405, body limit, request
-/// timeout, panic-to-500 and request logging. Call it last, on the full router.
+/// timeout, panic-to-500, request logging and a tracing SERVER span per request. Call it last,
+/// on the full router.
 pub fn with_common_layers(router: Router, limits: Limits) -> Router {
     let timeout = limits.request_timeout;
     router
@@ -55,6 +56,11 @@ pub fn with_common_layers(router: Router, limits: Limits) -> Router {
             },
         ))
         .layer(axum::middleware::from_fn(log_request))
+        // Outermost, so the SERVER span covers everything above (including timeouts and the
+        // JSON 404/405); added with `Router::layer`, so it sees the matched route template.
+        .layer(axum::middleware::from_fn(
+            printflow_telemetry::http_server::trace_request,
+        ))
 }
 
 async fn enforce_timeout(req: Request, next: Next, timeout: Duration) -> Response {
