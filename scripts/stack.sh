@@ -35,6 +35,9 @@ export CRM_DATABASE_URL="${CRM_DATABASE_URL:-postgres://$PG_USER:$PG_PASSWORD@12
 export MES_DATABASE_URL="${MES_DATABASE_URL:-postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/printflow_mes}"
 export CRM_AMQP_URL="${CRM_AMQP_URL:-amqp://guest:guest@127.0.0.1:$RABBITMQ_PORT/%2f}"
 export MES_AMQP_URL="${MES_AMQP_URL:-amqp://guest:guest@127.0.0.1:$RABBITMQ_PORT/%2f}"
+# Traces go to the local Jaeger over OTLP/HTTP (any standard OTEL_* variable can override).
+export OTEL_EXPORTER_OTLP_ENDPOINT="${OTEL_EXPORTER_OTLP_ENDPOINT:-http://127.0.0.1:4318}"
+export OTEL_EXPORTER_OTLP_PROTOCOL="${OTEL_EXPORTER_OTLP_PROTOCOL:-http/protobuf}"
 
 # name:port, in start order. Order does not matter for correctness (the outbox and durable
 # queues cover a consumer that starts late) but CRM first lets Shop's readiness be meaningful.
@@ -103,6 +106,8 @@ printflow is up.
   MES API    http://127.0.0.1:$MES_HTTP_PORT   (OpenAPI: /openapi.json)
   RabbitMQ   amqp://127.0.0.1:$RABBITMQ_PORT, management UI http://127.0.0.1:$RABBITMQ_MANAGEMENT_PORT (guest/guest)
   PostgreSQL 127.0.0.1:$PG_PORT (user $PG_USER), databases printflow_shop / printflow_crm / printflow_mes
+  Jaeger     query API http://127.0.0.1:16686/api/services (no UI in this build; see README),
+             OTLP in on 127.0.0.1:4317 (gRPC) and 127.0.0.1:4318 (HTTP)
   Logs       $LOG_DIR/{shop,crm,mes,traffic}.log
   Demo traffic is running (TRAFFIC_RATE=${TRAFFIC_RATE:-2.0} journeys/s).
   Place an order by hand: see "Try it" in README.md.

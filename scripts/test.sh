@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test of printflow against real PostgreSQL and RabbitMQ, starting them first.
+# Runs every test of printflow against real PostgreSQL, RabbitMQ and Jaeger, starting them first.
 #
 # usage: scripts/test.sh [extra cargo test arguments]
 #
@@ -33,11 +33,15 @@ export PRINTFLOW_TEST_DATABASE_URL="postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$
 export PRINTFLOW_TEST_AMQP_URL_BASE="amqp://guest:guest@127.0.0.1:$RABBITMQ_PORT"
 export PRINTFLOW_TEST_RABBITMQ_API="http://127.0.0.1:$RABBITMQ_MANAGEMENT_PORT"
 export PRINTFLOW_RABBITMQ_NODE_SCRIPT="$ROOT/scripts/rabbitmq-node.sh"
+export PRINTFLOW_TEST_JAEGER_API="http://127.0.0.1:16686"
+export PRINTFLOW_TEST_OTLP_ENDPOINT="http://127.0.0.1:4318"
 
 log "running cargo test (workspace)"
 cd "$ROOT"
 # Library, binary and integration tests; no doc tests (there are none, and their empty result
 # lines would close the output).
+# The tracing tests run the real binaries (each its own process, tracer and service.name).
+cargo build --workspace --locked --bins
 out="$DATA_DIR/logs/cargo-test.log"
 mkdir -p -- "$(dirname -- "$out")"
 rc=0

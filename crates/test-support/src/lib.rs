@@ -5,12 +5,15 @@
 //! Where things are is read from `PRINTFLOW_TEST_DATABASE_URL` (admin connection, default
 //! `postgres://printflow:printflow@127.0.0.1:5432/postgres`), `PRINTFLOW_TEST_AMQP_URL_BASE`
 //! (default `amqp://guest:guest@127.0.0.1:5672`) and `PRINTFLOW_TEST_RABBITMQ_API` (default
-//! `http://guest:guest@127.0.0.1:15672`).
+//! `http://guest:guest@127.0.0.1:15672`); Jaeger's query API from `PRINTFLOW_TEST_JAEGER_API`
+//! (default `http://127.0.0.1:16686`).
 
 pub mod database;
 pub mod eventually;
+pub mod jaeger;
 pub mod rabbit;
 
 pub use database::{fingerprint, TestDatabase};
 pub use eventually::eventually;
+pub use jaeger::{Jaeger, SpanView, TraceView};
 pub use rabbit::TestVhost;

@@ -69,6 +69,18 @@ impl TestVhost {
 
     /// Publishes a raw body through the management API (how a test injects a poison message).
     pub async fn publish_raw(&self, exchange: &str, routing_key: &str, body: &str) {
+        self.publish_raw_with_headers(exchange, routing_key, body, json!({}))
+            .await
+    }
+
+    /// Like [`TestVhost::publish_raw`], with AMQP headers (e.g. a `traceparent`).
+    pub async fn publish_raw_with_headers(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        body: &str,
+        headers: Value,
+    ) {
         let resp: Value = self
             .http
             .post(format!(
@@ -79,7 +91,11 @@ impl TestVhost {
             ))
             .basic_auth("guest", Some("guest"))
             .json(&json!({
-                "properties": {"delivery_mode": 2, "message_id": uuid::Uuid::new_v4().to_string()},
+                "properties": {
+                    "delivery_mode": 2,
+                    "message_id": uuid::Uuid::new_v4().to_string(),
+                    "headers": headers,
+                },
                 "routing_key": routing_key,
                 "payload": body,
                 "payload_encoding": "string",

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test file uses a different part of the harness
 
+pub mod processes;
+
 use printflow_test_support::{eventually, TestDatabase};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -30,7 +32,7 @@ pub struct Stack {
     model_dir: PathBuf,
 }
 
-async fn shop_db() -> TestDatabase {
+pub async fn shop_db() -> TestDatabase {
     TestDatabase::new("shop", &printflow_shop::schema_fingerprint(), |pool| {
         Box::pin(async move {
             printflow_shop::migrate(pool)
@@ -41,7 +43,7 @@ async fn shop_db() -> TestDatabase {
     .await
 }
 
-async fn crm_db() -> TestDatabase {
+pub async fn crm_db() -> TestDatabase {
     TestDatabase::new("crm", &printflow_crm::schema_fingerprint(), |pool| {
         Box::pin(async move {
             printflow_crm::migrate(pool)
@@ -52,7 +54,7 @@ async fn crm_db() -> TestDatabase {
     .await
 }
 
-async fn mes_db() -> TestDatabase {
+pub async fn mes_db() -> TestDatabase {
     TestDatabase::new("mes", &printflow_mes::schema_fingerprint(), |pool| {
         Box::pin(async move {
             printflow_mes::migrate(pool)
