@@ -5,6 +5,7 @@ use crate::db::Db;
 use chrono::{DateTime, Utc};
 use printflow_web::ApiError;
 use serde::{Deserialize, Serialize};
+use tracing::field::Empty;
 use uuid::Uuid;
 
 /// A customer as `GET /customers/{id}` returns it.
@@ -42,9 +43,26 @@ impl From<CustomerError> for ApiError {
     }
 }
 
-/// `GET /customers/{id}`.
-#[tracing::instrument(skip_all, fields(customer.id = %customer_id))]
+/// `GET /customers/{id}`. Span `customer.get`: `customer.id` only; the record's name, e-mail and
+/// phone are returned to the caller and never recorded.
+#[tracing::instrument(
+    name = "customer.get",
+    skip_all,
+    fields(customer.id = %customer_id, error.type = Empty)
+)]
 pub async fn get_customer(db: &Db, customer_id: Uuid) -> Result<CustomerView, CustomerError> {
+    let result = load_customer(db, customer_id).await;
+    if let Err(CustomerError::Database(e)) = &result {
+        printflow_telemetry::record_error(
+            &tracing::Span::current(),
+            crate::db::error_type(e),
+            &e.to_string(),
+        );
+    }
+    result
+}
+
+async fn load_customer(db: &Db, customer_id: Uuid) -> Result<CustomerView, CustomerError> {
     let mut tx = db.begin().await?;
     let row: Option<CustomerView> = sqlx::query_as(
         "SELECT id AS customer_id, name, email, phone, created_at FROM customers WHERE id = $1",

@@ -26,3 +26,68 @@ impl Db {
         Ok(tx)
     }
 }
+
+/// The `error.type` a span records for a database failure; the same split as
+/// `ApiError::from(sqlx::Error)` makes, so a trace and the HTTP answer name the failure alike.
+pub fn error_type(err: &sqlx::Error) -> &'static str {
+    match err {
+        sqlx::Error::PoolTimedOut => "database_unavailable",
+        // statement_timeout (set by `Db::begin`) cancelled the statement.
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("57014") => "query_timeout",
+        _ => "database",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+    use std::error::Error as StdError;
+
+    /// A PostgreSQL error with a chosen SQLSTATE, without a database.
+    #[derive(Debug)]
+    struct FakePgError(&'static str);
+
+    impl std::fmt::Display for FakePgError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "sqlstate {}", self.0)
+        }
+    }
+
+    impl StdError for FakePgError {}
+
+    impl sqlx::error::DatabaseError for FakePgError {
+        fn message(&self) -> &str {
+            "fake"
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.0))
+        }
+        fn as_error(&self) -> &(dyn StdError + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn StdError + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn StdError + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    #[test]
+    fn database_failures_are_typed_like_the_http_answer() {
+        let timeout = sqlx::Error::Database(Box::new(FakePgError("57014")));
+        assert_eq!(error_type(&timeout), "query_timeout");
+        assert_eq!(printflow_web::ApiError::from(timeout).code, "query_timeout");
+        let other = sqlx::Error::Database(Box::new(FakePgError("23505")));
+        assert_eq!(error_type(&other), "database");
+        assert_eq!(
+            error_type(&sqlx::Error::PoolTimedOut),
+            "database_unavailable"
+        );
+        assert_eq!(error_type(&sqlx::Error::RowNotFound), "database");
+    }
+}

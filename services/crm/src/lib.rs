@@ -6,6 +6,8 @@
 //! - [`status_events`]: the consumer of MES `order.status_changed` events. Every event is
 //!   recorded in an inbox and applied exactly once, in sequence order, through the shared state
 //!   machine; duplicates, stale and illegal events are recorded but never move a status.
+//! - [`status_trace`]: the span events that record status changes, shared by the consumer and
+//!   cancellation.
 //! - [`customers`]: customer records (personal data stays here; events carry only ids).
 //! - [`routes`], [`app`], [`config`]: the HTTP surface and process wiring.
 //!
@@ -20,6 +22,7 @@ pub mod db;
 pub mod orders;
 pub mod routes;
 pub mod status_events;
+pub mod status_trace;
 
 pub use app::Application;
 pub use config::Config;

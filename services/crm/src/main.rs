@@ -5,9 +5,12 @@ use printflow_web::config::ProcessEnv;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    printflow_web::logging::init_logging();
+    let telemetry = printflow_telemetry::init("crm-api", env!("CARGO_PKG_VERSION"));
     let config = Config::from_source(&ProcessEnv)?;
     let app = Application::build(config).await?;
     tracing::info!(port = app.port(), "printflow-crm listening");
-    app.run(printflow_web::server::shutdown_signal()).await
+    let result = app.run(printflow_web::server::shutdown_signal()).await;
+    // After the server and the background tasks stopped: export every span still queued.
+    telemetry.shutdown().await;
+    result
 }

@@ -1,9 +1,11 @@
 //! `POST /orders/{id}/cancel`: allowed only while the order has not reached a printer.
 
-use super::{parse_status, OrderError, OrderRow, ORDER_COLUMNS};
+use super::{parse_status, traced, OrderError, OrderRow, ORDER_COLUMNS};
 use crate::db::Db;
+use crate::status_trace::StatusChange;
 use printflow_contracts::orders::OrderView;
 use printflow_contracts::OrderStatus;
+use tracing::field::Empty;
 use uuid::Uuid;
 
 /// Cancels the order if [`OrderStatus::is_cancellable`] allows it, with a history entry.
@@ -11,8 +13,43 @@ use uuid::Uuid;
 /// The row is locked first, so a cancel and a concurrent MES status event are serialised: the
 /// event then sees `CANCELLED` and is rejected as an illegal transition (or the cancel sees the
 /// new status and is refused).
-#[tracing::instrument(skip_all, fields(order.id = %order_id))]
+///
+/// Span `order.cancel`: `order.id`, and `order.status` after the request. A cancellation emits
+/// `order.status.changed` (source `crm`, no sequence); a refusal (409) emits
+/// `order.cancel.refused` with `order.status` and `order.cancel.refusal_reason` and leaves the
+/// span OK, as the client's mistake it is.
+#[tracing::instrument(
+    name = "order.cancel",
+    skip_all,
+    fields(order.id = %order_id, order.status = Empty, error.type = Empty)
+)]
 pub async fn cancel_order(db: &Db, order_id: Uuid) -> Result<OrderView, OrderError> {
+    let result = traced(cancel_in_transaction(db, order_id).await);
+    let span = tracing::Span::current();
+    match &result {
+        Ok((view, change)) => {
+            span.record("order.status", view.status.as_str());
+            change.emit();
+        }
+        Err(err @ OrderError::NotCancellable { status, .. }) => {
+            span.record("order.status", status.as_str());
+            tracing::info!(
+                order.id = %order_id,
+                order.status = status.as_str(),
+                order.cancel.refusal_reason = %err,
+                "order.cancel.refused"
+            );
+        }
+        Err(_) => {}
+    }
+    result.map(|(view, _)| view)
+}
+
+/// The transaction of [`cancel_order`]: the new view and the change to report once committed.
+async fn cancel_in_transaction(
+    db: &Db,
+    order_id: Uuid,
+) -> Result<(OrderView, StatusChange), OrderError> {
     let mut tx = db.begin().await?;
     let current: Option<String> =
         sqlx::query_scalar("SELECT status FROM orders WHERE id = $1 FOR UPDATE")
@@ -48,6 +85,13 @@ pub async fn cancel_order(db: &Db, order_id: Uuid) -> Result<OrderView, OrderErr
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    tracing::info!(from = %current, "order cancelled");
-    row.into_view()
+    let change = StatusChange {
+        order_id,
+        from: current,
+        to: OrderStatus::Cancelled,
+        sequence: None,
+        version: row.status_version,
+        source: "crm".to_owned(),
+    };
+    Ok((row.into_view()?, change))
 }

@@ -3,7 +3,7 @@
 //! order exists, nor exist without the order (seed point 5).
 
 use super::validate::validate_order;
-use super::{OrderError, OrderRow, ORDER_COLUMNS};
+use super::{traced, OrderError, OrderRow, ORDER_COLUMNS};
 use crate::db::Db;
 use printflow_contracts::messages::{Envelope, OrderCreated};
 use printflow_contracts::orders::{CreateOrderRequest, CustomerInput, OrderView};
@@ -11,6 +11,7 @@ use printflow_contracts::OrderStatus;
 use printflow_messaging::outbox;
 use printflow_messaging::OutboxSignal;
 use sqlx::PgConnection;
+use tracing::field::Empty;
 use uuid::Uuid;
 
 /// What `POST /orders` did.
@@ -23,8 +24,48 @@ pub enum Created {
 }
 
 /// Validates and records `req`, idempotently on `req.order_id`.
-#[tracing::instrument(skip_all, fields(order.id = %req.order_id, design.id = %req.design_id))]
+///
+/// Span `order.create`: `order.id`, `design.id`, `design.version`, `order.quantity` from the
+/// request, then `customer.id` (an id; the customer's personal data never enters a span) and
+/// `order.created` (`false` for a repeat). The outbox row is written inside this span, so the
+/// relay's PRODUCER span for `order.created` continues this trace.
+#[tracing::instrument(
+    name = "order.create",
+    skip_all,
+    fields(
+        order.id = %req.order_id,
+        design.id = %req.design_id,
+        design.version = req.design_version,
+        order.quantity = req.quantity,
+        customer.id = Empty,
+        order.created = Empty,
+        error.type = Empty,
+    )
+)]
 pub async fn create_order(
+    db: &Db,
+    signal: &OutboxSignal,
+    req: CreateOrderRequest,
+) -> Result<Created, OrderError> {
+    let result = traced(record_order(db, signal, req).await);
+    let span = tracing::Span::current();
+    let (customer_id, created) = match &result {
+        Ok(Created::New(view)) => (Some(view.customer_id), Some(true)),
+        Ok(Created::Existing(view)) => (Some(view.customer_id), Some(false)),
+        Err(OrderError::IdConflict { .. }) => (None, Some(false)),
+        Err(_) => (None, None),
+    };
+    if let Some(id) = customer_id {
+        span.record("customer.id", tracing::field::display(id));
+    }
+    if let Some(created) = created {
+        span.record("order.created", created);
+    }
+    result
+}
+
+/// The work of [`create_order`], in its span.
+async fn record_order(
     db: &Db,
     signal: &OutboxSignal,
     req: CreateOrderRequest,
@@ -91,7 +132,10 @@ pub async fn create_order(
     outbox::enqueue(&mut tx, &event).await?;
     tx.commit().await?;
     signal.wake();
-    tracing::info!(message.id = %event.message_id, "order created");
+    tracing::info!(
+        messaging.message.id = %event.message_id,
+        "order.created.enqueued"
+    );
     Ok(Created::New(row.into_view()?))
 }
 
@@ -134,9 +178,10 @@ async fn existing_order(db: &Db, req: &CreateOrderRequest) -> Result<Created, Or
     };
     match differs {
         Some(field) => {
+            // The order id was reused with different content.
             tracing::warn!(
-                conflicting.field = field,
-                "order id reused with different content"
+                order.create.conflicting_field = field,
+                "order.create.conflict"
             );
             Err(OrderError::IdConflict {
                 order_id: req.order_id,
@@ -144,7 +189,8 @@ async fn existing_order(db: &Db, req: &CreateOrderRequest) -> Result<Created, Or
             })
         }
         None => {
-            tracing::info!("repeated order creation answered with the existing order");
+            // A retry, answered with the existing order.
+            tracing::info!("order.create.repeated");
             Ok(Created::Existing(row.into_view()?))
         }
     }

@@ -1,11 +1,12 @@
 //! `GET /orders?status=&page=&per_page=`: orders by status, newest first, paged.
 
 use super::validate::FieldError;
-use super::{OrderError, OrderRow, ORDER_COLUMNS};
+use super::{as_attribute, traced, OrderError, OrderRow, ORDER_COLUMNS};
 use crate::db::Db;
 use printflow_contracts::orders::OrderView;
 use printflow_contracts::OrderStatus;
 use serde::{Deserialize, Serialize};
+use tracing::field::Empty;
 
 /// Page size when none is asked for.
 pub const DEFAULT_PER_PAGE: u32 = 20;
@@ -103,8 +104,34 @@ pub struct OrderPage {
 }
 
 /// Lists orders matching `filter`.
-#[tracing::instrument(skip_all, fields(order.status = filter.status.map(|s| s.as_str())))]
+///
+/// Span `order.list`: `order.status.filter` (absent when listing every status),
+/// `order.list.page`, `order.list.per_page`, then `order.list.total` (matches across all pages)
+/// and `order.list.returned` (orders on this page).
+#[tracing::instrument(
+    name = "order.list",
+    skip_all,
+    fields(
+        order.status.filter = filter.status.map(|s| s.as_str()),
+        order.list.page = i64::from(filter.page),
+        order.list.per_page = i64::from(filter.per_page),
+        order.list.total = Empty,
+        order.list.returned = Empty,
+        error.type = Empty,
+    )
+)]
 pub async fn list_orders(db: &Db, filter: ListFilter) -> Result<OrderPage, OrderError> {
+    let result = traced(load_page(db, filter).await);
+    if let Ok(page) = &result {
+        let span = tracing::Span::current();
+        span.record("order.list.total", page.total);
+        span.record("order.list.returned", as_attribute(page.items.len()));
+    }
+    result
+}
+
+/// One page of orders and the total, read in one transaction.
+async fn load_page(db: &Db, filter: ListFilter) -> Result<OrderPage, OrderError> {
     let limit = i64::from(filter.per_page);
     let offset = i64::from(filter.page - 1) * limit;
     let mut tx = db.begin().await?;

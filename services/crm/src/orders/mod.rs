@@ -67,6 +67,40 @@ impl From<OrderError> for ApiError {
     }
 }
 
+impl OrderError {
+    /// The `error.type` of a failure that is CRM's fault (database trouble, a corrupt row);
+    /// `None` for a client's mistake (4xx), which leaves the span OK: the SERVER span already
+    /// carries the status code.
+    pub fn error_type(&self) -> Option<&'static str> {
+        match self {
+            OrderError::Invalid(_)
+            | OrderError::NotFound(_)
+            | OrderError::IdConflict { .. }
+            | OrderError::NotCancellable { .. } => None,
+            OrderError::Corrupt(_) => Some("corrupt_order"),
+            OrderError::Database(e) => Some(crate::db::error_type(e)),
+        }
+    }
+}
+
+/// Marks the current span failed (status ERROR, `error.type`, an `exception` event) when `result`
+/// is a failure of CRM's own, and passes `result` on. Call it at the end of an instrumented
+/// function whose span declares `error.type`.
+pub(crate) fn traced<T>(result: Result<T, OrderError>) -> Result<T, OrderError> {
+    if let Err(err) = &result {
+        if let Some(kind) = err.error_type() {
+            printflow_telemetry::record_error(&tracing::Span::current(), kind, &err.to_string());
+        }
+    }
+    result
+}
+
+/// A count as a span attribute. `tracing-opentelemetry` exports unsigned integers as strings, so
+/// counts go out as `i64` to stay numbers (searchable and comparable in Jaeger).
+pub(crate) fn as_attribute(count: usize) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
+}
+
 /// The columns of [`OrderRow`], for `SELECT` and `RETURNING` lists.
 pub(crate) const ORDER_COLUMNS: &str = "id, customer_id, design_id, design_version, quantity, \
      shipping, total_price_cents, status, status_version, status_since, failure_reason, created_at";
@@ -164,5 +198,31 @@ mod tests {
         });
         assert_eq!(cancel.code, "cancellation_not_allowed");
         assert!(cancel.message.contains("PRINTING"));
+    }
+
+    #[test]
+    fn only_crm_failures_fail_a_span() {
+        let id = Uuid::now_v7();
+        assert_eq!(OrderError::NotFound(id).error_type(), None);
+        assert_eq!(
+            OrderError::Invalid(FieldError::new("quantity", "too many")).error_type(),
+            None
+        );
+        assert_eq!(
+            OrderError::NotCancellable {
+                order_id: id,
+                status: OrderStatus::Shipped
+            }
+            .error_type(),
+            None
+        );
+        assert_eq!(
+            OrderError::Corrupt("unknown status".into()).error_type(),
+            Some("corrupt_order")
+        );
+        assert_eq!(
+            OrderError::Database(sqlx::Error::PoolTimedOut).error_type(),
+            Some("database_unavailable")
+        );
     }
 }

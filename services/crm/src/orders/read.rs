@@ -2,32 +2,66 @@
 //! for it. Every read runs under the query timeout (seed point 8) and reads the `orders` row or
 //! tables written in the same transaction as it, so answers never contradict each other.
 
-use super::{parse_status, OrderError, OrderRow, ORDER_COLUMNS};
+use super::{as_attribute, parse_status, traced, OrderError, OrderRow, ORDER_COLUMNS};
 use crate::db::Db;
 use crate::status_events::EventOutcome;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use printflow_contracts::orders::{OrderView, StatusHistoryEntry, StatusView};
+use printflow_contracts::{FailureReason, OrderStatus};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
+use tracing::field::Empty;
 use uuid::Uuid;
 
 /// Most inbox entries `GET /orders/{id}/events` returns (oldest sequences first).
 pub const MAX_EVENT_ENTRIES: i64 = 1000;
 
-/// `GET /orders/{id}`.
-#[tracing::instrument(skip_all, fields(order.id = %order_id))]
+/// `GET /orders/{id}`. Span `order.get`: `order.id`, and the `order.status` returned.
+#[tracing::instrument(
+    name = "order.get",
+    skip_all,
+    fields(order.id = %order_id, order.status = Empty, error.type = Empty)
+)]
 pub async fn get_order(db: &Db, order_id: Uuid) -> Result<OrderView, OrderError> {
-    let mut tx = db.begin().await?;
-    let row = fetch_order(&mut tx, order_id).await?;
-    tx.commit().await?;
-    row.into_view()
+    let result = traced(load_order(db, order_id).await);
+    if let Ok(view) = &result {
+        tracing::Span::current().record("order.status", view.status.as_str());
+    }
+    result
 }
 
 /// `GET /orders/{id}/status`, from the `orders` row (the single source of truth).
-#[tracing::instrument(skip_all, fields(order.id = %order_id, order.status = tracing::field::Empty))]
+///
+/// Span `order.status.get`: `order.id` and the status it returned: `order.status`,
+/// `order.status_version`, `order.status.since` (RFC 3339, as in the body) and, while `FAILED`,
+/// `order.failure_reason` (the code; free text is recorded as `other`).
+#[tracing::instrument(
+    name = "order.status.get",
+    skip_all,
+    fields(
+        order.id = %order_id,
+        order.status = Empty,
+        order.status_version = Empty,
+        order.status.since = Empty,
+        order.failure_reason = Empty,
+        error.type = Empty,
+    )
+)]
 pub async fn get_status(db: &Db, order_id: Uuid) -> Result<StatusView, OrderError> {
-    let view = get_order(db, order_id).await?;
-    tracing::Span::current().record("order.status", view.status.as_str());
+    let result = traced(load_order(db, order_id).await);
+    let view = result?;
+    let span = tracing::Span::current();
+    span.record("order.status", view.status.as_str());
+    span.record("order.status_version", view.status_version);
+    span.record(
+        "order.status.since",
+        view.status_since
+            .to_rfc3339_opts(SecondsFormat::AutoSi, true)
+            .as_str(),
+    );
+    if let Some(reason) = &view.failure_reason {
+        span.record("order.failure_reason", failure_code(reason));
+    }
     Ok(StatusView {
         order_id: view.order_id,
         status: view.status,
@@ -35,6 +69,29 @@ pub async fn get_status(db: &Db, order_id: Uuid) -> Result<StatusView, OrderErro
         since: view.status_since,
         failure_reason: view.failure_reason,
     })
+}
+
+/// The order, read under the query timeout.
+async fn load_order(db: &Db, order_id: Uuid) -> Result<OrderView, OrderError> {
+    let mut tx = db.begin().await?;
+    let row = fetch_order(&mut tx, order_id).await?;
+    tx.commit().await?;
+    row.into_view()
+}
+
+/// A failure reason as a span attribute: one of the contract's codes, or `other` for the free
+/// text MES sends when it has no code (an operator's note does not belong in a trace).
+pub(crate) fn failure_code(reason: &str) -> &'static str {
+    [
+        FailureReason::BadModel,
+        FailureReason::ChecksumMismatch,
+        FailureReason::PrintFailure,
+        FailureReason::QcRejected,
+    ]
+    .into_iter()
+    .map(FailureReason::as_str)
+    .find(|code| *code == reason)
+    .unwrap_or("other")
 }
 
 /// Body of `GET /orders/{id}/history`.
@@ -57,11 +114,32 @@ struct HistoryRow {
     changed_at: DateTime<Utc>,
 }
 
-/// `GET /orders/{id}/history`.
-#[tracing::instrument(skip_all, fields(order.id = %order_id))]
+/// `GET /orders/{id}/history`. Span `order.history.get`: `order.id`, the current `order.status`
+/// and `order.history.entries` (how many were returned).
+#[tracing::instrument(
+    name = "order.history.get",
+    skip_all,
+    fields(
+        order.id = %order_id,
+        order.status = Empty,
+        order.history.entries = Empty,
+        error.type = Empty,
+    )
+)]
 pub async fn get_history(db: &Db, order_id: Uuid) -> Result<HistoryView, OrderError> {
+    let result = traced(load_history(db, order_id).await);
+    if let Ok((status, view)) = &result {
+        let span = tracing::Span::current();
+        span.record("order.status", status.as_str());
+        span.record("order.history.entries", as_attribute(view.entries.len()));
+    }
+    result.map(|(_, view)| view)
+}
+
+/// The order's current status and its history, read in one transaction.
+async fn load_history(db: &Db, order_id: Uuid) -> Result<(OrderStatus, HistoryView), OrderError> {
     let mut tx = db.begin().await?;
-    ensure_exists(&mut tx, order_id).await?;
+    let status = current_status(&mut tx, order_id).await?;
     let rows: Vec<HistoryRow> = sqlx::query_as(
         "SELECT from_status, to_status, status_version, source_sequence, source, detail, changed_at
          FROM order_status_history WHERE order_id = $1 ORDER BY status_version",
@@ -84,7 +162,7 @@ pub async fn get_history(db: &Db, order_id: Uuid) -> Result<HistoryView, OrderEr
             })
         })
         .collect::<Result<_, OrderError>>()?;
-    Ok(HistoryView { order_id, entries })
+    Ok((status, HistoryView { order_id, entries }))
 }
 
 /// One received MES status event, as `GET /orders/{id}/events` lists it.
@@ -126,9 +204,33 @@ pub struct EventsView {
     pub events: Vec<InboxEntry>,
 }
 
-/// `GET /orders/{id}/events`.
-#[tracing::instrument(skip_all, fields(order.id = %order_id))]
+/// `GET /orders/{id}/events`. Span `order.events.get`: `order.id`,
+/// `order.status.last_applied_sequence` and `order.events.entries` (how many were returned).
+#[tracing::instrument(
+    name = "order.events.get",
+    skip_all,
+    fields(
+        order.id = %order_id,
+        order.status.last_applied_sequence = Empty,
+        order.events.entries = Empty,
+        error.type = Empty,
+    )
+)]
 pub async fn get_events(db: &Db, order_id: Uuid) -> Result<EventsView, OrderError> {
+    let result = traced(load_events(db, order_id).await);
+    if let Ok(view) = &result {
+        let span = tracing::Span::current();
+        span.record(
+            "order.status.last_applied_sequence",
+            view.last_applied_sequence,
+        );
+        span.record("order.events.entries", as_attribute(view.events.len()));
+    }
+    result
+}
+
+/// The inbox entries of one order, read in one transaction.
+async fn load_events(db: &Db, order_id: Uuid) -> Result<EventsView, OrderError> {
     let mut tx = db.begin().await?;
     let last_applied_sequence: Option<i64> =
         sqlx::query_scalar("SELECT last_source_sequence FROM orders WHERE id = $1")
@@ -184,14 +286,26 @@ pub(crate) async fn fetch_order(
         .ok_or(OrderError::NotFound(order_id))
 }
 
-async fn ensure_exists(conn: &mut PgConnection, order_id: Uuid) -> Result<(), OrderError> {
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM orders WHERE id = $1)")
+/// The order's current status, or [`OrderError::NotFound`].
+async fn current_status(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+) -> Result<OrderStatus, OrderError> {
+    let status: Option<String> = sqlx::query_scalar("SELECT status FROM orders WHERE id = $1")
         .bind(order_id)
-        .fetch_one(conn)
+        .fetch_optional(conn)
         .await?;
-    if exists {
-        Ok(())
-    } else {
-        Err(OrderError::NotFound(order_id))
+    parse_status(&status.ok_or(OrderError::NotFound(order_id))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_codes_pass_free_text_does_not() {
+        assert_eq!(failure_code("print_failure"), "print_failure");
+        assert_eq!(failure_code("qc_rejected"), "qc_rejected");
+        assert_eq!(failure_code("nozzle clogged, called Ms Smith"), "other");
     }
 }

@@ -12,17 +12,27 @@
 //!
 //! The consumer acks only after the commit, so a crash in between redelivers the message and the
 //! inbox makes the second delivery harmless.
+//!
+//! Tracing: [`record_and_apply`] runs in the span `order.status.apply` (a child of the consumer's
+//! CONSUMER span). What the transaction did is reported as span events (see
+//! [`crate::status_trace`]) only after it committed, so a rolled-back change is never reported
+//! as made.
 
 use super::EventOutcome;
 use crate::db::Db;
+use crate::status_trace::{StatusChange, StatusIgnored, StatusPending, StatusRejection};
 use chrono::{DateTime, Utc};
 use printflow_contracts::messages::Envelope;
 use printflow_contracts::{FailureReason, OrderStatus, OrderStatusChanged};
 use sqlx::PgConnection;
+use tracing::field::Empty;
 use uuid::Uuid;
 
 /// Longest `detail` kept; a producer bug must not bloat the history.
 const MAX_DETAIL_CHARS: usize = 2000;
+/// Longest `source` repeated in a span attribute or an error message; a bad producer's text
+/// must not bloat traces or dead-letter headers.
+const MAX_LABEL_CHARS: usize = 64;
 
 /// Why an event could not be recorded.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +54,19 @@ pub enum ApplyError {
     Corrupt(String),
 }
 
+impl ApplyError {
+    /// The `error.type` recorded on the `order.status.apply` span.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            ApplyError::UnknownOrder(_) => "unknown_order",
+            ApplyError::InvalidSequence(..) => "invalid_sequence",
+            ApplyError::UnexpectedSource(_) => "unexpected_source",
+            ApplyError::Database(e) => crate::db::error_type(e),
+            ApplyError::Corrupt(_) => "corrupt_order",
+        }
+    }
+}
+
 /// What one call did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplyReport {
@@ -54,27 +77,122 @@ pub struct ApplyReport {
     pub processed: Vec<(i64, EventOutcome)>,
 }
 
+impl ApplyReport {
+    /// The final outcome of the delivered event (`sequence`): what processing made of it, else
+    /// what receipt recorded (`pending` while it waits for a gap, `duplicate`, `stale`).
+    pub fn outcome_of(&self, sequence: i64) -> EventOutcome {
+        self.processed
+            .iter()
+            .find(|(seq, _)| *seq == sequence)
+            .map_or(self.received, |(_, o)| *o)
+    }
+}
+
+/// Something the transaction did that the trace should show, emitted after the commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Note {
+    /// A status changed (`order.status.changed`).
+    Changed(StatusChange),
+    /// The state machine refused a step (`order.status.rejected`).
+    Rejected(StatusRejection),
+    /// A repeat or late event changed nothing (`order.status.ignored`).
+    Ignored(StatusIgnored),
+    /// The event waits for a gap to fill (`order.status.pending`).
+    Pending(StatusPending),
+}
+
+impl Note {
+    fn emit(&self) {
+        match self {
+            Note::Changed(n) => n.emit(),
+            Note::Rejected(n) => n.emit(),
+            Note::Ignored(n) => n.emit(),
+            Note::Pending(n) => n.emit(),
+        }
+    }
+
+    /// The sequence this note processed (applied or rejected), for [`ApplyReport::processed`].
+    fn processed(&self) -> Option<(i64, EventOutcome)> {
+        match self {
+            Note::Changed(c) => c.sequence.map(|s| (s, EventOutcome::Applied)),
+            Note::Rejected(r) => Some((r.sequence, EventOutcome::Rejected)),
+            Note::Ignored(_) | Note::Pending(_) => None,
+        }
+    }
+}
+
+/// The rejection reasons among `notes`, joined, if there are any: the apply span then fails with
+/// `illegal_transition`.
+fn rejections(notes: &[Note]) -> Option<String> {
+    let reasons: Vec<&str> = notes
+        .iter()
+        .filter_map(|n| match n {
+            Note::Rejected(r) => Some(r.reason.as_str()),
+            _ => None,
+        })
+        .collect();
+    (!reasons.is_empty()).then(|| reasons.join("; "))
+}
+
 /// Records `envelope` in the inbox and applies whatever is now next in sequence.
+///
+/// Span `order.status.apply`: the event's `order.id`, `order.status.sequence`,
+/// `order.status.source`, `order.status.to`; after the commit `order.status.outcome` and the
+/// events of [`crate::status_trace`]. A rejected transition fails the span with
+/// `illegal_transition`; an error fails it with [`ApplyError::error_type`].
 #[tracing::instrument(
+    name = "order.status.apply",
     skip_all,
     fields(
         order.id = %envelope.data.order_id,
-        event.sequence = envelope.data.sequence,
-        event.status = %envelope.data.status,
-        message.id = %envelope.message_id,
-        event.outcome = tracing::field::Empty,
+        order.status.sequence = envelope.data.sequence,
+        order.status.source = %clip(&envelope.data.source, MAX_LABEL_CHARS),
+        order.status.to = envelope.data.status.as_str(),
+        order.status.outcome = Empty,
+        messaging.message.id = %envelope.message_id,
+        error.type = Empty,
     )
 )]
 pub async fn record_and_apply(
     db: &Db,
     envelope: &Envelope<OrderStatusChanged>,
 ) -> Result<ApplyReport, ApplyError> {
+    let span = tracing::Span::current();
+    match record_in_transaction(db, envelope).await {
+        Ok((report, notes)) => {
+            span.record(
+                "order.status.outcome",
+                report.outcome_of(envelope.data.sequence).as_str(),
+            );
+            for note in &notes {
+                note.emit();
+            }
+            if let Some(reasons) = rejections(&notes) {
+                printflow_telemetry::record_error(&span, "illegal_transition", &reasons);
+            }
+            Ok(report)
+        }
+        Err(err) => {
+            printflow_telemetry::record_error(&span, err.error_type(), &err.to_string());
+            Err(err)
+        }
+    }
+}
+
+/// The transaction of [`record_and_apply`]; returns the report and what to tell the trace.
+async fn record_in_transaction(
+    db: &Db,
+    envelope: &Envelope<OrderStatusChanged>,
+) -> Result<(ApplyReport, Vec<Note>), ApplyError> {
     let ev = &envelope.data;
     if ev.sequence < 1 {
         return Err(ApplyError::InvalidSequence(ev.sequence, ev.order_id));
     }
     if !ev.source.eq_ignore_ascii_case("mes") {
-        return Err(ApplyError::UnexpectedSource(ev.source.clone()));
+        return Err(ApplyError::UnexpectedSource(clip(
+            &ev.source,
+            MAX_LABEL_CHARS,
+        )));
     }
     let mut tx = db.begin().await?;
     let order: Option<(String, i64)> =
@@ -93,12 +211,9 @@ pub async fn record_and_apply(
             })?;
 
     let inserted = insert_inbox(&mut tx, envelope).await?;
-    let report = if !inserted {
-        let outcome = record_repeat(&mut tx, envelope, last_processed).await?;
-        ApplyReport {
-            received: outcome,
-            processed: Vec::new(),
-        }
+    let (received, notes) = if !inserted {
+        let ignored = record_repeat(&mut tx, envelope, last_processed).await?;
+        (ignored.outcome, vec![Note::Ignored(ignored)])
     } else if ev.sequence <= last_processed {
         // Only reachable if the inbox lost the first receipt (e.g. an archive job removed it):
         // the sequence is behind us, so it must not move the status.
@@ -114,31 +229,30 @@ pub async fn record_and_apply(
             Some(&reason),
         )
         .await?;
-        ApplyReport {
-            received: EventOutcome::Stale,
-            processed: Vec::new(),
-        }
+        let ignored = StatusIgnored {
+            order_id: ev.order_id,
+            sequence: ev.sequence,
+            outcome: EventOutcome::Stale,
+            reason,
+        };
+        (EventOutcome::Stale, vec![Note::Ignored(ignored)])
     } else {
-        let processed = apply_pending(&mut tx, ev.order_id, current, last_processed).await?;
-        if processed.is_empty() {
-            tracing::info!(
-                waiting_for = last_processed + 1,
-                "status event arrived ahead of a gap; pending"
-            );
+        let mut notes = apply_pending(&mut tx, ev.order_id, current, last_processed).await?;
+        if notes.is_empty() {
+            notes.push(Note::Pending(StatusPending {
+                order_id: ev.order_id,
+                sequence: ev.sequence,
+                waiting_for: last_processed + 1,
+            }));
         }
-        ApplyReport {
-            received: EventOutcome::Pending,
-            processed,
-        }
+        (EventOutcome::Pending, notes)
     };
     tx.commit().await?;
-    let own = report
-        .processed
-        .iter()
-        .find(|(seq, _)| *seq == ev.sequence)
-        .map_or(report.received, |(_, o)| *o);
-    tracing::Span::current().record("event.outcome", own.as_str());
-    Ok(report)
+    let report = ApplyReport {
+        received,
+        processed: notes.iter().filter_map(Note::processed).collect(),
+    };
+    Ok((report, notes))
 }
 
 /// Inserts the first receipt of `(order, sequence)`; `false` if it was already there.
@@ -159,7 +273,7 @@ async fn insert_inbox(
     .bind(envelope.message_id)
     .bind(ev.status.as_str())
     .bind(ev.failure.map(FailureReason::as_str))
-    .bind(ev.detail.as_deref().map(clip))
+    .bind(ev.detail.as_deref().map(|d| clip(d, MAX_DETAIL_CHARS)))
     .bind(ev.source.to_ascii_lowercase())
     .bind(ev.changed_at)
     .fetch_optional(conn)
@@ -167,12 +281,12 @@ async fn insert_inbox(
     Ok(inserted.is_some())
 }
 
-/// Logs a repeated delivery of a sequence the inbox already holds; returns its outcome.
+/// Logs a repeated delivery of a sequence the inbox already holds; returns what it was.
 async fn record_repeat(
     conn: &mut PgConnection,
     envelope: &Envelope<OrderStatusChanged>,
     last_processed: i64,
-) -> Result<EventOutcome, ApplyError> {
+) -> Result<StatusIgnored, ApplyError> {
     let ev = &envelope.data;
     let (first_message, first_outcome): (Uuid, String) = sqlx::query_as(
         "SELECT message_id, outcome FROM status_events WHERE order_id = $1 AND sequence = $2",
@@ -201,8 +315,12 @@ async fn record_repeat(
     .bind(&reason)
     .execute(conn)
     .await?;
-    tracing::info!(event.outcome = outcome.as_str(), %reason, "repeated status event ignored");
-    Ok(outcome)
+    Ok(StatusIgnored {
+        order_id: ev.order_id,
+        sequence: ev.sequence,
+        outcome,
+        reason,
+    })
 }
 
 /// Whether a repeat of an already received sequence is a plain redelivery (`duplicate`) or a
@@ -251,14 +369,15 @@ struct PendingEvent {
     changed_at: DateTime<Utc>,
 }
 
-/// Applies the run of pending events that starts right after `last_processed`.
+/// Applies the run of pending events that starts right after `last_processed`; one note per
+/// event processed (changed or rejected), in sequence order.
 async fn apply_pending(
     conn: &mut PgConnection,
     order_id: Uuid,
     mut current: OrderStatus,
     mut last_processed: i64,
-) -> Result<Vec<(i64, EventOutcome)>, ApplyError> {
-    let mut processed = Vec::new();
+) -> Result<Vec<Note>, ApplyError> {
+    let mut notes = Vec::new();
     loop {
         let next: Option<PendingEvent> = sqlx::query_as(
             "SELECT sequence, status, failure, detail, source, changed_at FROM status_events
@@ -269,7 +388,7 @@ async fn apply_pending(
         .fetch_optional(&mut *conn)
         .await?;
         let Some(event) = next else {
-            return Ok(processed);
+            return Ok(notes);
         };
         let to: OrderStatus =
             event
@@ -312,15 +431,15 @@ async fn apply_pending(
                 .execute(&mut *conn)
                 .await?;
                 set_outcome(conn, order_id, event.sequence, EventOutcome::Applied, None).await?;
-                tracing::info!(
-                    event.sequence = event.sequence,
-                    from = %current,
-                    to = %to,
-                    order.status_version = version,
-                    "order status changed"
-                );
+                notes.push(Note::Changed(StatusChange {
+                    order_id,
+                    from: current,
+                    to,
+                    sequence: Some(event.sequence),
+                    version,
+                    source: event.source,
+                }));
                 current = to;
-                processed.push((event.sequence, EventOutcome::Applied));
             }
             Err(reason) => {
                 sqlx::query("UPDATE orders SET last_source_sequence = $2 WHERE id = $1")
@@ -336,8 +455,13 @@ async fn apply_pending(
                     Some(&reason),
                 )
                 .await?;
-                tracing::warn!(event.sequence = event.sequence, %reason, "status event rejected");
-                processed.push((event.sequence, EventOutcome::Rejected));
+                notes.push(Note::Rejected(StatusRejection {
+                    order_id,
+                    sequence: event.sequence,
+                    from: current,
+                    to,
+                    reason,
+                }));
             }
         }
         last_processed = event.sequence;
@@ -392,8 +516,9 @@ pub(crate) fn history_detail(failure: Option<&str>, detail: Option<&str>) -> Opt
     }
 }
 
-fn clip(text: &str) -> String {
-    text.chars().take(MAX_DETAIL_CHARS).collect()
+/// `text` cut to its first `max` characters.
+fn clip(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
 }
 
 #[cfg(test)]
@@ -452,7 +577,88 @@ mod tests {
 
     #[test]
     fn details_are_clipped() {
-        assert_eq!(clip(&"x".repeat(5000)).chars().count(), MAX_DETAIL_CHARS);
-        assert_eq!(clip("short"), "short");
+        assert_eq!(
+            clip(&"x".repeat(5000), MAX_DETAIL_CHARS).chars().count(),
+            MAX_DETAIL_CHARS
+        );
+        assert_eq!(clip("short", MAX_DETAIL_CHARS), "short");
+        assert_eq!(clip("ééé", 2), "éé");
+    }
+
+    #[test]
+    fn the_delivered_events_outcome_is_what_processing_made_of_it() {
+        let report = ApplyReport {
+            received: EventOutcome::Pending,
+            processed: vec![(2, EventOutcome::Applied), (3, EventOutcome::Rejected)],
+        };
+        assert_eq!(report.outcome_of(2), EventOutcome::Applied);
+        assert_eq!(report.outcome_of(3), EventOutcome::Rejected);
+        // Arrived ahead of a gap: still waiting.
+        assert_eq!(report.outcome_of(5), EventOutcome::Pending);
+        let repeat = ApplyReport {
+            received: EventOutcome::Duplicate,
+            processed: Vec::new(),
+        };
+        assert_eq!(repeat.outcome_of(2), EventOutcome::Duplicate);
+    }
+
+    #[test]
+    fn notes_report_processed_sequences_and_rejections() {
+        let order_id = Uuid::now_v7();
+        let notes = vec![
+            Note::Changed(StatusChange {
+                order_id,
+                from: OrderStatus::New,
+                to: OrderStatus::Accepted,
+                sequence: Some(1),
+                version: 2,
+                source: "mes".into(),
+            }),
+            Note::Rejected(StatusRejection {
+                order_id,
+                sequence: 2,
+                from: OrderStatus::Accepted,
+                to: OrderStatus::Shipped,
+                reason: "illegal transition ACCEPTED -> SHIPPED".into(),
+            }),
+            Note::Ignored(StatusIgnored {
+                order_id,
+                sequence: 1,
+                outcome: EventOutcome::Duplicate,
+                reason: "redelivery".into(),
+            }),
+        ];
+        let processed: Vec<_> = notes.iter().filter_map(Note::processed).collect();
+        assert_eq!(
+            processed,
+            vec![(1, EventOutcome::Applied), (2, EventOutcome::Rejected)]
+        );
+        assert_eq!(
+            rejections(&notes).as_deref(),
+            Some("illegal transition ACCEPTED -> SHIPPED")
+        );
+        assert_eq!(rejections(&notes[..1]), None);
+    }
+
+    #[test]
+    fn errors_are_typed() {
+        let id = Uuid::now_v7();
+        assert_eq!(ApplyError::UnknownOrder(id).error_type(), "unknown_order");
+        assert_eq!(
+            ApplyError::InvalidSequence(0, id).error_type(),
+            "invalid_sequence"
+        );
+        assert_eq!(
+            ApplyError::UnexpectedSource("shop".into()).error_type(),
+            "unexpected_source"
+        );
+        assert_eq!(
+            ApplyError::Database(sqlx::Error::PoolTimedOut).error_type(),
+            "database_unavailable"
+        );
+        assert_eq!(
+            ApplyError::Corrupt("x".into()).error_type(),
+            "corrupt_order"
+        );
     }
 }
