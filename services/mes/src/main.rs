@@ -5,9 +5,13 @@ use printflow_web::config::ProcessEnv;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    printflow_web::logging::init_logging();
+    // First, so every span from start-up on is exported; flushed at the end so a graceful stop
+    // (SIGTERM) loses no span.
+    let telemetry = printflow_telemetry::init("mes-api", env!("CARGO_PKG_VERSION"));
     let config = Config::from_source(&ProcessEnv)?;
     let app = Application::build(config).await?;
     tracing::info!(port = app.port(), "printflow-mes listening");
-    app.run(printflow_web::server::shutdown_signal()).await
+    let result = app.run(printflow_web::server::shutdown_signal()).await;
+    telemetry.shutdown().await;
+    result
 }

@@ -1,6 +1,7 @@
 //! Operator actions on jobs: the manual quality-check verdict and the retry of a failed job.
 //! Both lock the job, check its state and go through [`transition`], like the scheduler.
 
+use crate::jobs::trace_context::{run_step, step_span, Step, StepError};
 use crate::jobs::transition::{transition, TransitionError};
 use crate::jobs::{lock_job, Job};
 use crate::production::Production;
@@ -9,6 +10,8 @@ use printflow_messaging::OutboxSignal;
 use printflow_web::ApiError;
 use serde::Deserialize;
 use sqlx::PgPool;
+use tracing::field::Empty;
+use tracing::Span;
 use uuid::Uuid;
 
 /// Longest operator note kept with a QC verdict.
@@ -63,10 +66,38 @@ impl From<OperatorError> for ApiError {
     }
 }
 
+impl QcResult {
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QcResult::Pass => "pass",
+            QcResult::Fail => "fail",
+        }
+    }
+}
+
+impl StepError for OperatorError {
+    fn error_type(&self) -> &'static str {
+        match self {
+            OperatorError::NotFound(_) => "job_not_found",
+            OperatorError::InvalidState { .. } => "invalid_job_state",
+            OperatorError::NoteTooLong => "validation_error",
+            OperatorError::Database(_) => "database_error",
+        }
+    }
+}
+
 /// Records a QC verdict on a job in `QUALITY_CHECK`.
 #[tracing::instrument(
-    skip(pool, production, signal, note),
-    fields(job.id = %id, order.id = tracing::field::Empty)
+    name = "mes.operator.quality_check",
+    skip_all,
+    fields(
+        otel.name = "operator quality check",
+        job.id = %id,
+        order.id = Empty,
+        printer.id = Empty,
+        mes.qc.result = result.as_str(),
+    )
 )]
 pub async fn quality_check(
     pool: &PgPool,
@@ -96,7 +127,7 @@ pub async fn quality_check(
         production,
         signal,
         id,
-        "quality check",
+        Step::QualityCheck,
         OrderStatus::QualityCheck,
         to,
         failure,
@@ -108,8 +139,14 @@ pub async fn quality_check(
 /// Sends a `FAILED` job back to `ACCEPTED`: its model is verified again, it is queued on a
 /// printer and counts a new attempt. Its order's sequence continues.
 #[tracing::instrument(
-    skip(pool, production, signal),
-    fields(job.id = %id, order.id = tracing::field::Empty)
+    name = "mes.operator.retry",
+    skip_all,
+    fields(
+        otel.name = "operator retry",
+        job.id = %id,
+        order.id = Empty,
+        printer.id = Empty,
+    )
 )]
 pub async fn retry(
     pool: &PgPool,
@@ -122,7 +159,7 @@ pub async fn retry(
         production,
         signal,
         id,
-        "retry",
+        Step::Retry,
         OrderStatus::Failed,
         OrderStatus::Accepted,
         None,
@@ -131,24 +168,45 @@ pub async fn retry(
     .await
 }
 
+/// Locks the job, checks it is in `required` and moves it to `to` in a step span that continues
+/// the order's trace (linked with the operator's request, the current span).
 #[allow(clippy::too_many_arguments)]
 async fn act(
     pool: &PgPool,
     production: &Production,
     signal: &OutboxSignal,
     id: Uuid,
-    action: &'static str,
+    step: Step,
     required: OrderStatus,
     to: OrderStatus,
     failure: Option<FailureReason>,
     detail: Option<String>,
 ) -> Result<Job, OperatorError> {
+    // The wording of the 409 message, as before tracing came.
+    let action = match step {
+        Step::QualityCheck => "quality check",
+        _ => step.as_str(),
+    };
     let mut tx = pool.begin().await?;
     let job = lock_job(&mut tx, id)
         .await?
         .ok_or(OperatorError::NotFound(id))?;
-    tracing::Span::current().record("order.id", tracing::field::display(job.order_id));
+    let request = Span::current();
+    request.record("order.id", tracing::field::display(job.order_id));
+    if let Some(printer) = job.printer_id {
+        request.record("printer.id", printer);
+    }
     if job.status != required {
+        // The operator's mistake (a 409), so an event on the request's span, not a failure.
+        tracing::warn!(
+            order.id = %job.order_id,
+            job.id = %job.id,
+            order.status.from = %job.status,
+            order.status.to = %to,
+            order.status.rejection_reason = "invalid_job_state",
+            order.status.rejection_detail = %format!("{action} needs {required}"),
+            "order.status.rejected"
+        );
         return Err(OperatorError::InvalidState {
             job: id,
             current: job.status,
@@ -156,22 +214,27 @@ async fn act(
             required,
         });
     }
-    let job = transition(&mut tx, production, &job, to, failure, detail)
-        .await
-        .map_err(|e| match e {
-            TransitionError::Database(db) => OperatorError::Database(db),
-            // We hold the row lock and checked the status, so neither can happen; report the
-            // state conflict rather than a 500 if it ever does.
-            TransitionError::Illegal { .. } | TransitionError::Stale { .. } => {
-                OperatorError::InvalidState {
-                    job: id,
-                    current: job.status,
-                    action,
-                    required,
+    let span = step_span(&job, step, to);
+    let job = run_step(span, async move {
+        let moved = transition(&mut tx, production, &job, to, failure, detail)
+            .await
+            .map_err(|e| match e {
+                TransitionError::Database(db) => OperatorError::Database(db),
+                // We hold the row lock and checked the status, so neither can happen; report
+                // the state conflict rather than a 500 if it ever does.
+                TransitionError::Illegal { .. } | TransitionError::Stale { .. } => {
+                    OperatorError::InvalidState {
+                        job: id,
+                        current: job.status,
+                        action,
+                        required,
+                    }
                 }
-            }
-        })?;
-    tx.commit().await?;
+            })?;
+        tx.commit().await?;
+        Ok::<_, OperatorError>(moved)
+    })
+    .await?;
     signal.wake();
     Ok(job)
 }

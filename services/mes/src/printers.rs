@@ -1,6 +1,8 @@
 //! The printer farm: creation at start-up, queue assignment, pause/resume and the views the
 //! operator endpoints show.
 
+use crate::jobs::trace_context::printer_state_span;
+use crate::jobs::Job;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgConnection, PgPool};
@@ -129,7 +131,20 @@ pub async fn get(pool: &PgPool, id: i32) -> Result<Option<PrinterView>, sqlx::Er
 
 /// Pauses or resumes a printer; idempotent (pausing a paused printer keeps its `paused_at`).
 /// Returns whether the printer exists.
-#[tracing::instrument(skip(pool), fields(printer.id = id))]
+///
+/// The job the printer is printing is frozen by a pause and thawed by a resume, so the order's
+/// trace gets a `job printer paused` / `job printer resumed` span, linked with this request.
+#[tracing::instrument(
+    name = "mes.operator.set_paused",
+    skip_all,
+    fields(
+        otel.name = if paused { "operator pause printer" } else { "operator resume printer" },
+        printer.id = id,
+        printer.paused = paused,
+        job.id = tracing::field::Empty,
+        order.id = tracing::field::Empty,
+    )
+)]
 pub async fn set_paused(pool: &PgPool, id: i32, paused: bool) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE printers SET
@@ -141,10 +156,24 @@ pub async fn set_paused(pool: &PgPool, id: i32, paused: bool) -> Result<bool, sq
     .bind(paused)
     .execute(pool)
     .await?;
-    if done.rows_affected() > 0 {
-        tracing::info!(paused, "printer state set");
+    if done.rows_affected() == 0 {
+        return Ok(false);
     }
-    Ok(done.rows_affected() > 0)
+    tracing::info!(paused, "printer state set");
+    let printing = sqlx::query_as::<_, Job>(
+        "SELECT * FROM jobs WHERE printer_id = $1 AND status = 'PRINTING'",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    if let Some(job) = printing {
+        let request = tracing::Span::current();
+        request.record("job.id", tracing::field::display(job.id));
+        request.record("order.id", tracing::field::display(job.order_id));
+        // Ends at once: it marks the moment in the order's trace.
+        drop(printer_state_span(&job, id, paused));
+    }
+    Ok(true)
 }
 
 async fn queues(

@@ -4,6 +4,7 @@
 //! against one database without processing a job twice, and every status change goes through
 //! [`transition`].
 
+use crate::jobs::trace_context::{run_step, step_span, Step, StepError};
 use crate::jobs::transition::{transition, TransitionError};
 use crate::jobs::verify::ModelVerifier;
 use crate::jobs::Job;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// Phase completions handled per tick.
 const FINISH_BATCH: i64 = 100;
@@ -101,26 +103,34 @@ impl Scheduler {
             .fetch_optional(&mut *tx)
             .await?;
             if let Some(mut job) = next {
-                if job.printer_id != Some(printer) {
-                    sqlx::query(
-                        "UPDATE jobs SET printer_id = $2, updated_at = now() WHERE id = $1",
+                let reassigned = job.printer_id != Some(printer);
+                job.printer_id = Some(printer);
+                // The order's trace continues here: the span's parent is the job's stored
+                // context, and the PRINTING event enqueued inside it carries that trace.
+                let span = step_span(&job, Step::StartPrint, OrderStatus::Printing);
+                run_step(span, async move {
+                    if reassigned {
+                        sqlx::query(
+                            "UPDATE jobs SET printer_id = $2, updated_at = now() WHERE id = $1",
+                        )
+                        .bind(job.id)
+                        .bind(printer)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    transition(
+                        &mut tx,
+                        &self.production,
+                        &job,
+                        OrderStatus::Printing,
+                        None,
+                        None,
                     )
-                    .bind(job.id)
-                    .bind(printer)
-                    .execute(&mut *tx)
                     .await?;
-                    job.printer_id = Some(printer);
-                }
-                transition(
-                    &mut tx,
-                    &self.production,
-                    &job,
-                    OrderStatus::Printing,
-                    None,
-                    None,
-                )
+                    tx.commit().await?;
+                    Ok::<_, TransitionError>(())
+                })
                 .await?;
-                tx.commit().await?;
                 started += 1;
             }
         }
@@ -148,19 +158,37 @@ impl Scheduler {
         .fetch_all(&mut *tx)
         .await?;
         let mut moved = 0;
+        // One span per job in the job's (the order's) trace. They stay open until the batch's
+        // commit, so a failed commit marks every step it undid.
+        let mut spans = Vec::with_capacity(due.len());
         for job in &due {
             let (to, failure, detail) = self.next_step(job);
-            match transition(&mut tx, &self.production, job, to, failure, detail).await {
+            let span = step_span(job, Step::FinishPhase, to);
+            spans.push(span.clone());
+            match transition(&mut tx, &self.production, job, to, failure, detail)
+                .instrument(span.clone())
+                .await
+            {
                 Ok(_) => moved += 1,
                 // Refused before touching the database, so the transaction is intact: skip the
                 // job rather than let it block every other job's progress tick after tick.
                 Err(e @ (TransitionError::Illegal { .. } | TransitionError::Stale { .. })) => {
-                    tracing::error!(order.id = %job.order_id, job.id = %job.id, error = %e, "scheduler skipped a job");
+                    span.in_scope(|| {
+                        tracing::error!(order.id = %job.order_id, job.id = %job.id, error = %e, "scheduler skipped a job");
+                    });
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    printflow_telemetry::record_error(&span, e.error_type(), &e.to_string());
+                    return Err(e);
+                }
             }
         }
-        tx.commit().await?;
+        if let Err(e) = tx.commit().await {
+            for span in &spans {
+                printflow_telemetry::record_error(span, e.error_type(), &e.to_string());
+            }
+            return Err(e.into());
+        }
         Ok(moved)
     }
 

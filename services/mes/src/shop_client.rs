@@ -11,6 +11,9 @@ use uuid::Uuid;
 /// Largest model file MES accepts; anything bigger is refused as a bad model.
 pub const MAX_MODEL_BYTES: u64 = 512 * 1024 * 1024;
 
+/// The route template of Shop's model endpoint (names the CLIENT span).
+pub const MODEL_ROUTE: &str = "/designs/{id}/versions/{version}/model";
+
 /// What MES learned about a model file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelFile {
@@ -55,8 +58,9 @@ impl ShopClient {
         }
     }
 
-    /// `GET /designs/{design_id}/versions/{version}/model`.
-    #[tracing::instrument(skip_all, fields(design.id = %design_id, design.version = version))]
+    /// `GET /designs/{design_id}/versions/{version}/model`, in a CLIENT span (`GET` +
+    /// [`MODEL_ROUTE`]) that carries the caller's trace to Shop and records `error.type`
+    /// (`timeout`, `connection_refused`, or the HTTP status).
     pub async fn fetch_model(
         &self,
         design_id: Uuid,
@@ -66,10 +70,12 @@ impl ShopClient {
             "{}/designs/{design_id}/versions/{version}/model",
             self.base_url
         );
-        let mut resp = self
+        let request = self
             .http
             .get(&url)
-            .send()
+            .build()
+            .map_err(|e| ShopUnavailable(describe(&e)))?;
+        let mut resp = printflow_telemetry::http_client::send(&self.http, request, MODEL_ROUTE)
             .await
             .map_err(|e| ShopUnavailable(describe(&e)))?;
         let status = resp.status();

@@ -1,6 +1,7 @@
 //! `order.created` -> a production job in `ACCEPTED` (seed point 5: the message is only acked
 //! once the job and its first status event are committed).
 
+use crate::jobs::trace_context::{self, StepError};
 use crate::jobs::transition::{transition, TransitionError};
 use crate::jobs::Job;
 use crate::production::Production;
@@ -10,6 +11,8 @@ use printflow_messaging::consumer::{HandleError, Handler, IncomingMessage};
 use printflow_messaging::OutboxSignal;
 use sqlx::PgPool;
 use std::sync::Arc;
+use tracing::field::Empty;
+use tracing::Span;
 use uuid::Uuid;
 
 /// Consumer of `mes.order_created`.
@@ -68,14 +71,39 @@ impl OrderIntake {
     /// The row is inserted as `NEW` with sequence 0 and immediately moved to `ACCEPTED` by
     /// [`transition`], so even the first event comes from the one transition function; no other
     /// transaction ever sees the `NEW` row.
-    #[tracing::instrument(skip_all, fields(order.id = %order.order_id, design.id = %order.design_id))]
+    ///
+    /// Runs inside the consumer's span, so in the order's trace; the job stores this span's
+    /// context so its later steps continue the same trace (see [`trace_context`]).
+    #[tracing::instrument(
+        name = "mes.job.intake",
+        skip_all,
+        fields(
+            otel.name = "job intake",
+            order.id = %order.order_id,
+            design.id = %order.design_id,
+            design.version = order.design_version,
+            job.id = Empty,
+            printer.id = Empty,
+            mes.job.duplicate = Empty,
+            error.type = Empty,
+        )
+    )]
     pub async fn accept(&self, order: &OrderCreated) -> Result<Intake, TransitionError> {
+        let result = self.create_job(order).await;
+        if let Err(e) = &result {
+            printflow_telemetry::record_error(&Span::current(), e.error_type(), &e.to_string());
+        }
+        result
+    }
+
+    async fn create_job(&self, order: &OrderCreated) -> Result<Intake, TransitionError> {
+        let span = Span::current();
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query_as::<_, Job>(
             "INSERT INTO jobs (id, order_id, design_id, design_version, model_sha256,
                                model_size_bytes, estimated_print_seconds, material, quantity,
-                               shipping, status, sequence)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'NEW', 0)
+                               shipping, status, sequence, trace_context)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'NEW', 0, $11)
              ON CONFLICT (order_id) DO NOTHING
              RETURNING *",
         )
@@ -89,12 +117,24 @@ impl OrderIntake {
         .bind(order.material.trim())
         .bind(order.quantity)
         .bind(order.shipping.as_str())
+        .bind(trace_context::to_column(&trace_context::capture()))
         .fetch_optional(&mut *tx)
         .await?;
         let Some(job) = inserted else {
+            span.record("mes.job.duplicate", true);
+            let existing: Option<Uuid> =
+                sqlx::query_scalar("SELECT id FROM jobs WHERE order_id = $1")
+                    .bind(order.order_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if let Some(id) = existing {
+                span.record("job.id", tracing::field::display(id));
+            }
             tracing::info!("order already has a job; duplicate order.created ignored");
             return Ok(Intake::Duplicate);
         };
+        span.record("mes.job.duplicate", false);
+        span.record("job.id", tracing::field::display(job.id));
         let job = transition(
             &mut tx,
             &self.production,
@@ -106,6 +146,9 @@ impl OrderIntake {
         .await?;
         tx.commit().await?;
         self.signal.wake();
+        if let Some(printer) = job.printer_id {
+            span.record("printer.id", printer);
+        }
         tracing::info!(job.id = %job.id, printer.id = job.printer_id, "job accepted");
         Ok(Intake::Created(job.id))
     }

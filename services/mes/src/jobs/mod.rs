@@ -3,9 +3,11 @@
 
 pub mod intake;
 pub mod queries;
+pub mod trace_context;
 pub mod transition;
 pub mod verify;
 
+use crate::jobs::trace_context::TraceContext;
 use chrono::{DateTime, Utc};
 use printflow_contracts::OrderStatus;
 use serde::Serialize;
@@ -64,6 +66,10 @@ pub struct Job {
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// The order's trace (W3C propagation headers of the span that accepted the job); every
+    /// later step of the job continues it. Internal: not part of the HTTP representation.
+    #[serde(skip)]
+    pub trace_context: TraceContext,
 }
 
 /// A status column that does not hold an [`OrderStatus`]; only a bug or manual edit causes it.
@@ -102,6 +108,7 @@ impl<'r> FromRow<'r, PgRow> for Job {
             attempts: row.try_get("attempts")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
+            trace_context: trace_context::from_column(row.try_get("trace_context")?),
         })
     }
 }
@@ -142,4 +149,37 @@ pub async fn lock_job(conn: &mut sqlx::PgConnection, id: Uuid) -> Result<Option<
         .bind(id)
         .fetch_optional(conn)
         .await
+}
+
+/// A plausible job for unit tests: verified nothing yet, `ACCEPTED` on printer 1.
+#[cfg(test)]
+pub(crate) fn sample_job() -> Job {
+    let now = Utc::now();
+    Job {
+        id: Uuid::now_v7(),
+        order_id: Uuid::now_v7(),
+        design_id: Uuid::now_v7(),
+        design_version: 1,
+        model_sha256: "0".repeat(64),
+        model_size_bytes: 134,
+        estimated_print_seconds: 10,
+        material: "PLA".into(),
+        quantity: 1,
+        shipping: "standard".into(),
+        status: OrderStatus::Accepted,
+        sequence: 1,
+        printer_id: Some(1),
+        model_verified: false,
+        next_check_at: now,
+        model_fetch_failures: 0,
+        model_fetch_error: None,
+        phase_started_at: now,
+        phase_ends_at: None,
+        failure_reason: None,
+        detail: None,
+        attempts: 1,
+        created_at: now,
+        updated_at: now,
+        trace_context: Default::default(),
+    }
 }

@@ -6,6 +6,7 @@
 //! outbox — all or nothing. So the events CRM receives are gap-free and ordered per order
 //! (seed point 7), and MES's own history can never disagree with what it published.
 
+use crate::jobs::trace_context::StepError;
 use crate::jobs::Job;
 use crate::production::Production;
 use chrono::Utc;
@@ -38,16 +39,69 @@ pub enum TransitionError {
     Database(#[from] sqlx::Error),
 }
 
+impl crate::jobs::trace_context::StepError for TransitionError {
+    fn error_type(&self) -> &'static str {
+        match self {
+            TransitionError::Illegal { .. } => "illegal_transition",
+            TransitionError::Stale { .. } => "stale_transition",
+            TransitionError::Database(_) => "database_error",
+        }
+    }
+}
+
 /// Moves `job` to `to` and records and enqueues the change; returns the updated job.
 ///
 /// `job` must have been read with its row locked in the same transaction (`FOR UPDATE`). Entering
 /// `ACCEPTED` (intake or retry) also picks a printer and resets model verification, so a retried
 /// job has its model checked again; leaving `FAILED` counts a new attempt.
+///
+/// Runs in a `job transition` span (a child of the caller's step span, so of the order's trace);
+/// the outbox row captures that span, so the published event continues it. A change is the span
+/// event `order.status.changed`; a refused one is `order.status.rejected` and fails the span.
 #[tracing::instrument(
+    name = "mes.job.transition",
     skip_all,
-    fields(order.id = %job.order_id, job.id = %job.id, from = %job.status, to = %to)
+    fields(
+        otel.name = "job transition",
+        order.id = %job.order_id,
+        job.id = %job.id,
+        order.status.from = %job.status,
+        order.status.to = %to,
+        order.status.sequence = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+    )
 )]
 pub async fn transition(
+    conn: &mut PgConnection,
+    production: &Production,
+    job: &Job,
+    to: OrderStatus,
+    failure: Option<FailureReason>,
+    detail: Option<String>,
+) -> Result<Job, TransitionError> {
+    let result = change(conn, production, job, to, failure, detail).await;
+    if let Err(e) = &result {
+        let span = tracing::Span::current();
+        if matches!(
+            e,
+            TransitionError::Illegal { .. } | TransitionError::Stale { .. }
+        ) {
+            tracing::warn!(
+                order.id = %job.order_id,
+                job.id = %job.id,
+                order.status.from = %job.status,
+                order.status.to = %to,
+                order.status.rejection_reason = e.error_type(),
+                order.status.rejection_detail = %e,
+                "order.status.rejected"
+            );
+        }
+        printflow_telemetry::record_error(&span, e.error_type(), &e.to_string());
+    }
+    result
+}
+
+async fn change(
     conn: &mut PgConnection,
     production: &Production,
     job: &Job,
@@ -126,15 +180,22 @@ pub async fn transition(
         sequence: updated.sequence,
         status: to,
         failure,
-        detail,
+        detail: detail.clone(),
         source: SOURCE.to_owned(),
         changed_at: now,
     });
     outbox::enqueue(&mut *conn, &event).await?;
+    tracing::Span::current().record("order.status.sequence", updated.sequence);
     tracing::info!(
-        sequence = updated.sequence,
-        failure = failure.map(FailureReason::as_str),
-        "job status changed"
+        order.id = %updated.order_id,
+        job.id = %updated.id,
+        order.status.from = %from,
+        order.status.to = %to,
+        order.status.sequence = updated.sequence,
+        order.status.source = SOURCE,
+        order.failure_reason = failure.map(FailureReason::as_str),
+        order.failure_detail = failure.and(detail.as_deref()),
+        "order.status.changed"
     );
     Ok(updated)
 }

@@ -8,6 +8,7 @@
 //! fetched, then the outcome is applied in a new transaction that re-checks the job did not
 //! change meanwhile (operator action, another instance).
 
+use crate::jobs::trace_context::{run_step, verify_span};
 use crate::jobs::transition::transition;
 use crate::jobs::{lock_job, Job};
 use crate::production::Production;
@@ -19,6 +20,7 @@ use printflow_messaging::OutboxSignal;
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// Jobs checked per round.
 const BATCH: i64 = 16;
@@ -85,13 +87,20 @@ pub struct ModelVerifier {
 
 impl ModelVerifier {
     /// Claims due jobs, fetches their models concurrently and records the outcomes; returns how
-    /// many jobs were looked at.
+    /// many jobs were looked at. Each job's check runs in its own `job verify model` span in the
+    /// order's trace (the fetch from Shop, the verdict and any `FAILED` transition).
     pub async fn run_once(&self) -> Result<usize, sqlx::Error> {
         let now = Utc::now();
         let jobs = self.claim(now).await?;
-        let verdicts = futures::future::join_all(jobs.iter().map(|job| self.check(job))).await;
-        for (job, verdict) in jobs.iter().zip(verdicts) {
-            self.apply(job, verdict).await?;
+        let spans: Vec<tracing::Span> = jobs.iter().map(verify_span).collect();
+        let verdicts = futures::future::join_all(
+            jobs.iter()
+                .zip(&spans)
+                .map(|(job, span)| self.check(job).instrument(span.clone())),
+        )
+        .await;
+        for ((job, verdict), span) in jobs.iter().zip(verdicts).zip(spans) {
+            run_step(span, self.apply(job, verdict)).await?;
         }
         Ok(jobs.len())
     }
@@ -114,7 +123,6 @@ impl ModelVerifier {
         .await
     }
 
-    #[tracing::instrument(skip_all, fields(order.id = %job.order_id, job.id = %job.id, design.id = %job.design_id))]
     async fn check(&self, job: &Job) -> Verdict {
         match self
             .shop
@@ -126,16 +134,19 @@ impl ModelVerifier {
         }
     }
 
-    #[tracing::instrument(skip_all, fields(order.id = %claimed.order_id, job.id = %claimed.id))]
+    /// Records `verdict` for `claimed`, inside its verify span (the current span).
     async fn apply(&self, claimed: &Job, verdict: Verdict) -> Result<(), sqlx::Error> {
         let mut tx = self.pool.begin().await?;
+        let span = tracing::Span::current();
         let Some(job) = lock_job(&mut tx, claimed.id).await? else {
+            span.record("mes.model_fetch.outcome", "dropped");
             return Ok(());
         };
         if job.status != OrderStatus::Accepted
             || job.model_verified
             || job.sequence != claimed.sequence
         {
+            span.record("mes.model_fetch.outcome", "dropped");
             tracing::info!(status = %job.status, "job changed while its model was fetched; result dropped");
             return Ok(());
         }
@@ -151,10 +162,16 @@ impl ModelVerifier {
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
+                span.record("mes.model_fetch.outcome", "verified");
                 tracing::info!("model verified");
             }
             Verdict::Failed(reason, detail) => {
-                tracing::warn!(reason = %reason, %detail, "model check failed");
+                // Seed point 6: the file is not the one ordered (or no model at all); the span
+                // fails with the reason as its error type, then the job goes to FAILED.
+                span.record("mes.model_fetch.outcome", "failed");
+                span.record("order.failure_reason", reason.as_str());
+                tracing::warn!(order.failure_reason = %reason, order.failure_detail = %detail, "model check failed");
+                printflow_telemetry::record_error(&span, reason.as_str(), &detail);
                 match transition(
                     &mut tx,
                     &self.production,
@@ -189,7 +206,14 @@ impl ModelVerifier {
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                tracing::warn!(failures, retry_in_ms = wait.as_millis() as u64, error = %why, "shop unavailable; will retry the model fetch");
+                let retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+                span.record("mes.model_fetch.outcome", "unavailable");
+                span.record("mes.model_fetch.failures", failures);
+                span.record("mes.model_fetch.retry_in_ms", retry_in_ms);
+                tracing::warn!(failures, retry_in_ms, error = %why, "shop unavailable; will retry the model fetch");
+                // Timeout vs refusal is on the CLIENT span's error.type; this span says the
+                // check did not happen and when it is tried again.
+                printflow_telemetry::record_error(&span, "shop_unavailable", &why);
             }
         }
         Ok(())
@@ -201,35 +225,11 @@ mod tests {
     use super::*;
     use crate::shop_client::ModelFile;
     use sha2::{Digest, Sha256};
-    use uuid::Uuid;
 
     fn job(sha: &str) -> Job {
-        let now = Utc::now();
         Job {
-            id: Uuid::now_v7(),
-            order_id: Uuid::now_v7(),
-            design_id: Uuid::now_v7(),
-            design_version: 1,
             model_sha256: sha.to_owned(),
-            model_size_bytes: 134,
-            estimated_print_seconds: 10,
-            material: "PLA".into(),
-            quantity: 1,
-            shipping: "standard".into(),
-            status: OrderStatus::Accepted,
-            sequence: 1,
-            printer_id: Some(1),
-            model_verified: false,
-            next_check_at: now,
-            model_fetch_failures: 0,
-            model_fetch_error: None,
-            phase_started_at: now,
-            phase_ends_at: None,
-            failure_reason: None,
-            detail: None,
-            attempts: 1,
-            created_at: now,
-            updated_at: now,
+            ..crate::jobs::sample_job()
         }
     }
 
