@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Benchmark: catalog search throughput and latency with tracing on (100% sampling, exporting to
+# Jaeger) against the same release build with OTEL_SDK_DISABLED=true, in one run on this machine.
+#
+# usage: scripts/bench-search.sh [--duration SECONDS] [--rounds N] [--no-record]
+#
+# Runs the two variants alternately (A B A B ...) so drift on the machine hits both equally,
+# prints the figures and appends them, with the date and the machine, to docs/benchmarks.md.
+# Load comes from wrk (Debian) and targets 127.0.0.1 only; every run is bounded in time.
+
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+
+DURATION=20
+ROUNDS=2
+RECORD=1
+while (($#)); do
+    case "$1" in
+        --duration) DURATION=$2; shift 2 ;;
+        --rounds) ROUNDS=$2; shift 2 ;;
+        --no-record) RECORD=0; shift ;;
+        *) die "usage: scripts/bench-search.sh [--duration SECONDS] [--rounds N] [--no-record]" ;;
+    esac
+done
+
+QUERY="/catalog/products?q=organizer&category=office&sort=price_asc&per_page=20"
+PORT_ON=18180
+PORT_OFF=18181
+LOG_DIR="$DATA_DIR/logs"
+mkdir -p -- "$LOG_DIR"
+
+apt_install wrk
+bash "$ROOT/scripts/infra.sh" install
+bash "$ROOT/scripts/infra.sh" up
+log "building the Shop (release)"
+(cd "$ROOT" && cargo build --release --locked -p printflow-shop)
+
+SHOP_PID=""
+stop_shop() {
+    if [[ -n "$SHOP_PID" ]] && kill -0 "$SHOP_PID" 2>/dev/null; then
+        kill -TERM "$SHOP_PID"
+        wait "$SHOP_PID" 2>/dev/null || true
+    fi
+    SHOP_PID=""
+}
+trap stop_shop EXIT
+
+# start_shop PORT on|off
+start_shop() {
+    local port=$1 mode=$2
+    local -a env=(
+        SHOP_HTTP_PORT="$port"
+        SHOP_DATABASE_URL="postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/printflow_shop"
+        SHOP_MODEL_STORE_DIR="$DATA_DIR/models"
+        RUST_LOG=warn
+    )
+    if [[ "$mode" == on ]]; then
+        env+=(OTEL_SDK_DISABLED=false OTEL_TRACES_SAMPLER=always_on
+            OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
+            OTEL_SERVICE_NAME=shop-api-bench)
+    else
+        env+=(OTEL_SDK_DISABLED=true)
+    fi
+    env "${env[@]}" "$ROOT/target/release/printflow-shop" >>"$LOG_DIR/bench-shop-$mode.log" 2>&1 &
+    SHOP_PID=$!
+    wait_for --log "$LOG_DIR/bench-shop-$mode.log" 60 "bench Shop ($mode)" \
+        curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz"
+}
+
+# run_wrk PORT -> prints "rps p50_ms p99_ms"
+run_wrk() {
+    local out
+    out=$(wrk -t2 -c16 -d"${DURATION}s" --latency "http://127.0.0.1:$1$QUERY")
+    awk '
+        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+        /^Requests\/sec:/ { rps = $2 }
+        /^ +50%/ { p50 = ms($2) }
+        /^ +99%/ { p99 = ms($2) }
+        /Non-2xx/ { bad = $NF }
+        END { printf "%.0f %.3f %.3f %s\n", rps, p50, p99, (bad == "" ? 0 : bad) }
+    ' <<<"$out"
+}
+
+declare -a ON OFF
+for ((r = 1; r <= ROUNDS; r++)); do
+    for mode in on off; do
+        port=$PORT_OFF
+        [[ "$mode" == on ]] && port=$PORT_ON
+        start_shop "$port" "$mode"
+        # Warm-up: connections, plan cache, page cache.
+        wrk -t1 -c4 -d3s "http://127.0.0.1:$port$QUERY" >/dev/null
+        result=$(run_wrk "$port")
+        stop_shop
+        log "round $r, tracing $mode: $result (req/s, p50 ms, p99 ms, non-2xx)"
+        if [[ "$mode" == on ]]; then ON+=("$result"); else OFF+=("$result"); fi
+    done
+done
+
+# Medians over rounds of each figure.
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+col() { local i=$1; shift; printf '%s\n' "$@" | awk -v i="$i" '{print $i}' | median; }
+on_rps=$(col 1 "${ON[@]}"); off_rps=$(col 1 "${OFF[@]}")
+on_p50=$(col 2 "${ON[@]}"); off_p50=$(col 2 "${OFF[@]}")
+on_p99=$(col 3 "${ON[@]}"); off_p99=$(col 3 "${OFF[@]}")
+lost=$(awk -v a="$on_rps" -v b="$off_rps" 'BEGIN {printf "%.1f", (b - a) / b * 100}')
+added=$(awk -v a="$on_p99" -v b="$off_p99" 'BEGIN {printf "%.3f", a - b}')
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
+mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
+when=$(date -u +%Y-%m-%d)
+table=$(cat <<TABLE
+
+### Catalog search, tracing on vs off ($when)
+
+Machine: $(nproc) cores ($cpu), $mem, $(. /etc/os-release && echo "$PRETTY_NAME"); wrk -t2 -c16,
+${DURATION} s per run, $ROUNDS rounds each, medians; query \`$QUERY\`; release build; PostgreSQL,
+Jaeger and wrk on the same machine.
+
+| variant | requests/s | p50 ms | p99 ms |
+|---|---|---|---|
+| tracing on (100% sampled, OTLP/HTTP to Jaeger) | $on_rps | $on_p50 | $on_p99 |
+| OTEL_SDK_DISABLED=true | $off_rps | $off_p50 | $off_p99 |
+
+Throughput lost: $lost % (goal: at most 5 %). p99 added: $added ms (goal: at most 1 ms).
+Per-round figures (req/s p50 p99 non-2xx): on: ${ON[*]}; off: ${OFF[*]}.
+TABLE
+)
+printf '%s\n' "$table"
+if ((RECORD)); then
+    [[ -f "$ROOT/docs/benchmarks.md" ]] || printf '# Benchmarks\n\nFigures printed by the scripts in `scripts/bench-*.sh`, newest last.\n' >"$ROOT/docs/benchmarks.md"
+    printf '%s\n' "$table" >>"$ROOT/docs/benchmarks.md"
+    log "appended to docs/benchmarks.md"
+fi
