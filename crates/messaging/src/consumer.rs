@@ -192,7 +192,7 @@ fn consumer_span(msg: &IncomingMessage, exchange: &str) -> tracing::Span {
         messaging.destination.subscription.name = %msg.queue,
         messaging.rabbitmq.destination.routing_key = %msg.routing_key,
         messaging.message.id = msg.message_id.as_deref().unwrap_or_default(),
-        messaging.message.body.size = msg.body.len(),
+        messaging.message.body.size = msg.body.len() as i64,
         messaging.rabbitmq.delivery_count = msg.delivery_count,
         messaging.rabbitmq.dead_lettered = tracing::field::Empty,
         error.type = tracing::field::Empty,

@@ -153,7 +153,7 @@ pub(crate) fn producer_span(msg: &OutgoingMessage) -> tracing::Span {
         messaging.destination.name = %msg.exchange,
         messaging.rabbitmq.destination.routing_key = %msg.routing_key,
         messaging.message.id = %msg.message_id,
-        messaging.message.body.size = msg.body.len(),
+        messaging.message.body.size = msg.body.len() as i64,
         error.type = tracing::field::Empty,
     )
 }

@@ -36,7 +36,7 @@ pub async fn send(
         url.full = %url,
         url.template = route,
         server.address = url.host_str().unwrap_or_default(),
-        server.port = url.port_or_known_default().unwrap_or_default(),
+        server.port = i64::from(url.port_or_known_default().unwrap_or_default()),
         http.response.status_code = Empty,
         error.type = Empty,
         otel.status_code = Empty,
@@ -48,7 +48,7 @@ pub async fn send(
     match &result {
         Ok(resp) => {
             let status = resp.status();
-            span.record("http.response.status_code", status.as_u16());
+            span.record("http.response.status_code", i64::from(status.as_u16()));
             if status.is_client_error() || status.is_server_error() {
                 span.record("error.type", status.as_str());
                 span.record("otel.status_code", "ERROR");

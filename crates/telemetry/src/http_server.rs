@@ -35,7 +35,7 @@ pub async fn trace_request(req: Request, next: Next) -> Response {
         url.path = %req.uri().path(),
         url.scheme = "http",
         server.address = %address,
-        server.port = port,
+        server.port = i64::from(port),
         http.response.status_code = Empty,
         error.type = Empty,
         otel.status_code = Empty,
@@ -47,7 +47,7 @@ pub async fn trace_request(req: Request, next: Next) -> Response {
 
     let mut resp = next.run(req).instrument(span.clone()).await;
     let status = resp.status();
-    span.record("http.response.status_code", status.as_u16());
+    span.record("http.response.status_code", i64::from(status.as_u16()));
     if status.is_client_error() || status.is_server_error() {
         span.record("error.type", status.as_str());
     }

@@ -3,6 +3,10 @@
 //! Every catalog query runs inside a transaction with a PostgreSQL `statement_timeout`
 //! ([`with_statement_timeout`]), so a slow or blocked search answers 503 `search_timeout`
 //! instead of hanging the customer (seed point 1).
+//!
+//! Tracing: every catalog function runs in its own span ([`traced`]); a server-side failure
+//! (timeout, database) marks it ERROR with `error.type` from [`CatalogError::error_type`], a
+//! client's mistake (bad parameter, unknown id) does not.
 
 pub mod product;
 pub mod search;
@@ -10,7 +14,9 @@ pub mod search;
 use axum::http::StatusCode;
 use printflow_web::ApiError;
 use sqlx::{PgPool, Postgres, Transaction};
+use std::future::Future;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// What can go wrong in a catalog request.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +58,38 @@ impl CatalogError {
             _ => CatalogError::Database(err),
         }
     }
+
+    /// The `error.type` of a server-side failure; `None` for the client's mistakes, which do
+    /// not mark a span failed.
+    pub fn error_type(&self) -> Option<&'static str> {
+        match self {
+            CatalogError::Invalid { .. }
+            | CatalogError::Malformed { .. }
+            | CatalogError::NotFound(_) => None,
+            CatalogError::Timeout(_) => Some("search_timeout"),
+            CatalogError::Database(_) => Some("database"),
+        }
+    }
+}
+
+/// Marks `span` failed if `err` is a server-side failure (see [`CatalogError::error_type`]).
+pub fn record_failure(span: &tracing::Span, err: &CatalogError) {
+    if let Some(error_type) = err.error_type() {
+        printflow_telemetry::record_error(span, error_type, &err.to_string());
+    }
+}
+
+/// Runs `work` inside `span` (which must declare `error.type`) and marks the span failed when
+/// the outcome is a server-side failure.
+pub async fn traced<T>(
+    span: tracing::Span,
+    work: impl Future<Output = Result<T, CatalogError>>,
+) -> Result<T, CatalogError> {
+    let result = work.instrument(span.clone()).await;
+    if let Err(err) = &result {
+        record_failure(&span, err);
+    }
+    result
 }
 
 impl From<CatalogError> for ApiError {
@@ -97,4 +135,32 @@ pub async fn with_statement_timeout(
         .await
         .map_err(|e| CatalogError::from_db(e, timeout))?;
     Ok(tx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_server_side_failures_have_an_error_type() {
+        let invalid = CatalogError::Invalid {
+            field: "page",
+            message: "page must be at least 1".into(),
+        };
+        let malformed = CatalogError::Malformed {
+            field: "page",
+            message: "page must be a whole number".into(),
+        };
+        assert_eq!(invalid.error_type(), None);
+        assert_eq!(malformed.error_type(), None);
+        assert_eq!(CatalogError::NotFound(uuid::Uuid::nil()).error_type(), None);
+        assert_eq!(
+            CatalogError::Timeout(Duration::from_millis(5)).error_type(),
+            Some("search_timeout")
+        );
+        assert_eq!(
+            CatalogError::Database(sqlx::Error::RowNotFound).error_type(),
+            Some("database")
+        );
+    }
 }

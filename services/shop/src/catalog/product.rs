@@ -1,6 +1,6 @@
 //! Catalog products.
 
-use super::{with_statement_timeout, CatalogError};
+use super::{traced, with_statement_timeout, CatalogError};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
@@ -65,9 +65,21 @@ pub struct CategoryCount {
     pub product_count: i64,
 }
 
-/// One product by id.
-#[tracing::instrument(skip_all, fields(product.id = %id))]
+/// One product by id, in the span `catalog.product.get` (`product.id`).
 pub async fn get_product(
+    pool: &PgPool,
+    timeout: Duration,
+    id: Uuid,
+) -> Result<Product, CatalogError> {
+    let span = tracing::info_span!(
+        "catalog.product.get",
+        product.id = %id,
+        error.type = tracing::field::Empty,
+    );
+    traced(span, fetch_product(pool, timeout, id)).await
+}
+
+async fn fetch_product(
     pool: &PgPool,
     timeout: Duration,
     id: Uuid,
@@ -85,9 +97,17 @@ pub async fn get_product(
     product.ok_or(CatalogError::NotFound(id))
 }
 
-/// Every category with its product count (categories without products included, as 0).
-#[tracing::instrument(skip_all)]
+/// Every category with its product count (categories without products included, as 0), in the
+/// span `catalog.categories`.
 pub async fn category_counts(
+    pool: &PgPool,
+    timeout: Duration,
+) -> Result<Vec<CategoryCount>, CatalogError> {
+    let span = tracing::info_span!("catalog.categories", error.type = tracing::field::Empty);
+    traced(span, count_categories(pool, timeout)).await
+}
+
+async fn count_categories(
     pool: &PgPool,
     timeout: Duration,
 ) -> Result<Vec<CategoryCount>, CatalogError> {

@@ -3,13 +3,22 @@
 //! Text goes through `websearch_to_tsquery`, which accepts any user input (quotes, `-`, `or`)
 //! without raising syntax errors, and matches the GIN-indexed `search` column. Every sort order
 //! ends with `id`, so rows with equal keys keep one order and pages never repeat or skip rows.
+//!
+//! Every search request, answered or not, is one `catalog.search` span ([`search_products`]):
+//! the parameters as asked (`catalog.search.query`, `.category`, `.material`,
+//! `.min_price_cents`, `.max_price_cents`, `.sort`, `.page`, `.per_page`) and the response
+//! summary (`.result_count`, `.total`, `.total_pages`, `.duration_ms`, `.empty`). An empty page
+//! adds the event `catalog.search.empty`; a rejected parameter records
+//! `catalog.search.rejected_field` and the event `catalog.search.rejected` (the client's mistake,
+//! so not ERROR); a timeout or database failure marks the span ERROR.
 
 use super::product::{Product, CATEGORIES, PRODUCT_COLUMNS};
-use super::{with_statement_timeout, CatalogError};
+use super::{traced, with_statement_timeout, CatalogError};
 use crate::model::material::Material;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Postgres, QueryBuilder};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+use tracing::field::Empty;
 
 /// Longest accepted `q`, in characters.
 pub const MAX_QUERY_CHARS: usize = 200;
@@ -309,17 +318,157 @@ struct Row {
     rank: Option<f32>,
 }
 
-/// Runs a search under the statement timeout.
-#[tracing::instrument(
-    skip_all,
-    fields(
-        catalog.has_text = query.text.is_some(),
-        catalog.category = query.category,
-        catalog.sort = query.sort.as_str(),
-        catalog.page = query.page,
-        catalog.total,
-    )
-)]
+/// Validates and runs one search request inside the `catalog.search` span (see the module
+/// docs for what it records).
+pub async fn search_products(
+    pool: &PgPool,
+    timeout: Duration,
+    raw: &RawSearchParams,
+) -> Result<SearchPage, CatalogError> {
+    let span = tracing::info_span!(
+        "catalog.search",
+        catalog.search.query = Empty,
+        catalog.search.category = Empty,
+        catalog.search.material = Empty,
+        catalog.search.min_price_cents = Empty,
+        catalog.search.max_price_cents = Empty,
+        catalog.search.sort = Empty,
+        catalog.search.page = Empty,
+        catalog.search.per_page = Empty,
+        catalog.search.result_count = Empty,
+        catalog.search.total = Empty,
+        catalog.search.total_pages = Empty,
+        catalog.search.duration_ms = Empty,
+        catalog.search.empty = Empty,
+        catalog.search.rejected_field = Empty,
+        error.type = Empty,
+    );
+    traced(span, async move {
+        let span = tracing::Span::current();
+        let query = match SearchQuery::parse(raw) {
+            Ok(query) => query,
+            Err(err) => {
+                record_rejection(&span, raw, &err);
+                return Err(err);
+            }
+        };
+        record_query(&span, &query);
+        let started = Instant::now();
+        let result = search(pool, timeout, &query).await;
+        span.record(
+            "catalog.search.duration_ms",
+            started.elapsed().as_secs_f64() * 1000.0,
+        );
+        if let Ok(page) = &result {
+            record_page(&span, page);
+        }
+        result
+    })
+    .await
+}
+
+/// The validated parameters, defaults applied; filters that were not given stay unset.
+///
+/// Numbers are recorded as `i64`: `tracing-opentelemetry` exports unsigned integers as strings.
+fn record_query(span: &tracing::Span, query: &SearchQuery) {
+    span.record(
+        "catalog.search.query",
+        query.text.as_deref().unwrap_or_default(),
+    );
+    if let Some(category) = query.category {
+        span.record("catalog.search.category", category);
+    }
+    if let Some(material) = query.material {
+        span.record("catalog.search.material", material.as_str());
+    }
+    if let Some(lo) = query.min_price_cents {
+        span.record("catalog.search.min_price_cents", lo);
+    }
+    if let Some(hi) = query.max_price_cents {
+        span.record("catalog.search.max_price_cents", hi);
+    }
+    span.record("catalog.search.sort", query.sort.as_str());
+    span.record("catalog.search.page", i64::from(query.page));
+    span.record("catalog.search.per_page", i64::from(query.per_page));
+}
+
+/// The response summary, and the `catalog.search.empty` event when the page has no products
+/// (`catalog.search.past_last_page` tells "nothing matches" from "paged past the end").
+fn record_page(span: &tracing::Span, page: &SearchPage) {
+    let empty = page.items.is_empty();
+    span.record("catalog.search.result_count", page.items.len() as i64);
+    span.record("catalog.search.total", page.total);
+    span.record("catalog.search.total_pages", page.total_pages);
+    span.record("catalog.search.empty", empty);
+    if empty {
+        tracing::info!(
+            catalog.search.past_last_page = page.total > 0,
+            "catalog.search.empty"
+        );
+    }
+}
+
+/// A rejected request: the parameters as sent (so the trace shows what was asked; text cut to
+/// [`MAX_QUERY_CHARS`], numbers only if they are numbers), the field at fault and the
+/// `catalog.search.rejected` event with the reason.
+fn record_rejection(span: &tracing::Span, raw: &RawSearchParams, err: &CatalogError) {
+    let trimmed = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(|v| truncate_chars(v, MAX_QUERY_CHARS).to_owned())
+    };
+    let number = |v: &Option<String>| v.as_deref().and_then(|v| v.trim().parse::<i64>().ok());
+    span.record(
+        "catalog.search.query",
+        trimmed(&raw.q).unwrap_or_default().as_str(),
+    );
+    for (field, value) in [
+        ("catalog.search.category", trimmed(&raw.category)),
+        ("catalog.search.material", trimmed(&raw.material)),
+        ("catalog.search.sort", trimmed(&raw.sort)),
+    ] {
+        if let Some(value) = value {
+            span.record(field, value.as_str());
+        }
+    }
+    for (field, value) in [
+        (
+            "catalog.search.min_price_cents",
+            number(&raw.min_price_cents),
+        ),
+        (
+            "catalog.search.max_price_cents",
+            number(&raw.max_price_cents),
+        ),
+        ("catalog.search.page", number(&raw.page)),
+        ("catalog.search.per_page", number(&raw.per_page)),
+    ] {
+        if let Some(value) = value {
+            span.record(field, value);
+        }
+    }
+    if let CatalogError::Invalid { field, message } | CatalogError::Malformed { field, message } =
+        err
+    {
+        span.record("catalog.search.rejected_field", *field);
+        tracing::info!(
+            catalog.search.rejected_field = *field,
+            catalog.search.rejection_reason = %message,
+            "catalog.search.rejected"
+        );
+    }
+}
+
+/// At most `max` characters of `s` (never splits a character).
+pub fn truncate_chars(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((end, _)) => &s[..end],
+        None => s,
+    }
+}
+
+/// Runs a validated search under the statement timeout.
 pub async fn search(
     pool: &PgPool,
     timeout: Duration,
@@ -346,7 +495,6 @@ pub async fn search(
     tx.commit()
         .await
         .map_err(|e| CatalogError::from_db(e, timeout))?;
-    tracing::Span::current().record("catalog.total", total);
     let per_page = i64::from(query.per_page);
     Ok(SearchPage {
         items: rows
@@ -427,6 +575,14 @@ mod tests {
             field_of(SearchQuery::parse(&raw(&[("q", &long)])).unwrap_err()),
             "q"
         );
+    }
+
+    #[test]
+    fn truncation_counts_characters_not_bytes() {
+        assert_eq!(truncate_chars("héllo", 2), "hé");
+        assert_eq!(truncate_chars("héllo", 5), "héllo");
+        assert_eq!(truncate_chars("héllo", 50), "héllo");
+        assert_eq!(truncate_chars("", 3), "");
     }
 
     #[test]

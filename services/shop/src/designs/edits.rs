@@ -4,6 +4,13 @@
 //! operation is rejected nothing is applied, and the answer names the first rejected operation
 //! (`operations[1].value`). Every operation of every request is written to `design_edits`,
 //! accepted or not: that log is the trail of the customer's work on the 3D schema.
+//!
+//! The same trail is in the trace: each request is one `design.edit` span ([`edit_request`])
+//! with `design.id`, `product.id`, `design.revision` (after the request),
+//! `design.edit.operation_count` and `design.edit.accepted`, and one `design.edit.operation`
+//! event per operation mirroring its log row ([`OpSummary`]). A rejected request is ERROR
+//! (`edit_rejected`, with the reason) and names `design.edit.rejected_index` /
+//! `design.edit.rejected_field`.
 
 use super::parameters::{
     check_engraving, normalise_colour, DesignParameters, Dimension, MAX_DIMENSION_MM,
@@ -14,6 +21,7 @@ use super::DesignError;
 use crate::model::material::Material;
 use serde_json::Value;
 use sqlx::PgPool;
+use tracing::field::Empty;
 use uuid::Uuid;
 
 /// Most operations accepted in one request.
@@ -283,11 +291,114 @@ fn log_entries(
         .collect()
 }
 
-/// Applies an edit request to design `design_id` (all or nothing) and logs every operation.
-#[tracing::instrument(
-    skip_all,
-    fields(design.id = %design_id, edit.operations = ops.len(), edit.outcome, design.revision)
-)]
+/// Longest user-supplied text copied into a trace attribute (op names, dimension names,
+/// values), in characters: enough to read, not enough to flood the trace store.
+const MAX_TRACED_CHARS: usize = 64;
+
+/// What the trace shows of one operation (the op as sent, so rejected ones are visible too).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpSummary {
+    /// The `op` (e.g. `set_dimension`); `invalid` when missing or not a string.
+    pub operation: String,
+    /// What it changes: the dimension (`width_mm`), or `scale`, `material`, `colour`,
+    /// `engraving`; `None` for an unknown op.
+    pub parameter: Option<String>,
+    /// The new value as text (`40`, `1.5`, `PETG`, `red`); never the engraving text, which may
+    /// be personal (a name).
+    pub value: Option<String>,
+}
+
+fn traced_text(v: &Value) -> String {
+    let text = match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    crate::catalog::search::truncate_chars(&text, MAX_TRACED_CHARS).to_owned()
+}
+
+/// Summarises a raw operation for the trace.
+pub fn op_summary(raw: &Value) -> OpSummary {
+    let Some(op) = raw.get("op").and_then(Value::as_str) else {
+        return OpSummary {
+            operation: "invalid".to_owned(),
+            parameter: None,
+            value: None,
+        };
+    };
+    let field = |name: &str| raw.get(name).map(traced_text);
+    let (parameter, value) = match op {
+        "set_dimension" => (field("dimension"), field("value")),
+        "scale" => (Some("scale".to_owned()), field("factor")),
+        "set_material" => (Some("material".to_owned()), field("material")),
+        "set_colour" => (Some("colour".to_owned()), field("colour")),
+        "set_engraving" => (Some("engraving".to_owned()), None),
+        _ => (None, None),
+    };
+    OpSummary {
+        operation: crate::catalog::search::truncate_chars(op, MAX_TRACED_CHARS).to_owned(),
+        parameter,
+        value,
+    }
+}
+
+/// One `design.edit.operation` event per logged operation, on the current span.
+fn emit_operation_events(entries: &[repo::EditLogEntry]) {
+    for entry in entries {
+        let op = op_summary(&entry.op);
+        tracing::info!(
+            design.edit.index = entry.op_index,
+            design.edit.operation = %op.operation,
+            design.edit.parameter = op.parameter.as_deref(),
+            design.edit.value = op.value.as_deref(),
+            design.edit.accepted = entry.accepted,
+            design.edit.rejection_reason = entry.reason.as_deref(),
+            "design.edit.operation"
+        );
+    }
+}
+
+/// Handles `POST /designs/{id}/edits` with its JSON body, in the span `design.edit`.
+pub async fn edit_request(
+    pool: &PgPool,
+    design_id: Uuid,
+    body: &Value,
+) -> Result<Design, DesignError> {
+    let span = tracing::info_span!(
+        "design.edit",
+        design.id = %design_id,
+        product.id = Empty,
+        design.revision = Empty,
+        design.edit.operation_count = Empty,
+        design.edit.accepted = Empty,
+        design.edit.rejected_index = Empty,
+        design.edit.rejected_field = Empty,
+        error.type = Empty,
+    );
+    super::traced(span, async move {
+        let span = tracing::Span::current();
+        let result = match body.get("operations").and_then(Value::as_array) {
+            Some(ops) => {
+                span.record("design.edit.operation_count", ops.len() as i64);
+                edit_design(pool, design_id, ops).await
+            }
+            None => Err(DesignError::Validation {
+                field: "operations".into(),
+                message: "operations must be an array of edit operations".into(),
+            }),
+        };
+        // A request refused as a whole (no list, empty, too long) is a rejected edit too.
+        if let Err(DesignError::Validation { field, message }) = &result {
+            span.record("design.edit.accepted", false);
+            span.record("design.edit.rejected_field", field.as_str());
+            printflow_telemetry::record_error(&span, "edit_rejected", message);
+        }
+        result
+    })
+    .await
+}
+
+/// Applies an edit request to design `design_id` (all or nothing) and logs every operation;
+/// records the outcome on the current span (see [`edit_request`]).
 pub async fn edit_design(
     pool: &PgPool,
     design_id: Uuid,
@@ -310,18 +421,20 @@ pub async fn edit_design(
     let current = repo::lock_design(&mut tx, design_id)
         .await?
         .ok_or(DesignError::NotFound(design_id))?;
+    let span = tracing::Span::current();
+    span.record("product.id", tracing::field::display(current.product_id));
     let outcome = apply_all(&current.parameters, ops);
     let entries = log_entries(ops, &outcome);
     let batch_id = Uuid::now_v7();
-    let span = tracing::Span::current();
     match outcome {
         Ok(params) => {
             let revision = current.revision + 1;
             repo::update_draft(&mut tx, design_id, &params, revision).await?;
             repo::insert_edit_log(&mut tx, design_id, batch_id, revision, &entries).await?;
             tx.commit().await?;
-            span.record("edit.outcome", "accepted");
+            span.record("design.edit.accepted", true);
             span.record("design.revision", revision);
+            emit_operation_events(&entries);
             tracing::info!("design edited");
             repo::get_design(pool, design_id)
                 .await?
@@ -330,15 +443,20 @@ pub async fn edit_design(
         Err(rejected) => {
             repo::insert_edit_log(&mut tx, design_id, batch_id, current.revision, &entries).await?;
             tx.commit().await?;
-            span.record("edit.outcome", "rejected");
+            let field = format!("operations[{}]{}", rejected.index, rejected.rejection.field);
+            span.record("design.edit.accepted", false);
             span.record("design.revision", current.revision);
+            span.record("design.edit.rejected_index", rejected.index as i64);
+            span.record("design.edit.rejected_field", field.as_str());
+            emit_operation_events(&entries);
             tracing::info!(
-                edit.rejected_index = rejected.index,
+                edit.rejected_index = rejected.index as i64,
                 reason = %rejected.rejection.reason,
                 "design edit rejected"
             );
+            // The span's ERROR (`edit_rejected`, the reason) is set by `traced` from this error.
             Err(DesignError::EditRejected {
-                field: format!("operations[{}]{}", rejected.index, rejected.rejection.field),
+                field,
                 reason: rejected.rejection.reason,
             })
         }
@@ -436,6 +554,48 @@ mod tests {
                 Ok(_) => panic!("{op} was accepted"),
             }
         }
+    }
+
+    #[test]
+    fn op_summaries_name_the_parameter_and_never_the_engraving() {
+        let cases = [
+            (
+                json!({"op": "set_dimension", "dimension": "width_mm", "value": 40.5}),
+                ("set_dimension", Some("width_mm"), Some("40.5")),
+            ),
+            (
+                json!({"op": "scale", "factor": 2}),
+                ("scale", Some("scale"), Some("2")),
+            ),
+            (
+                json!({"op": "set_material", "material": "PETG"}),
+                ("set_material", Some("material"), Some("PETG")),
+            ),
+            (
+                json!({"op": "set_colour", "colour": "red"}),
+                ("set_colour", Some("colour"), Some("red")),
+            ),
+            (
+                json!({"op": "set_engraving", "text": "Ada Lovelace"}),
+                ("set_engraving", Some("engraving"), None),
+            ),
+            // Rejected shapes are summarised as sent.
+            (
+                json!({"op": "set_dimension", "dimension": "size"}),
+                ("set_dimension", Some("size"), None),
+            ),
+            (json!({"op": "explode"}), ("explode", None, None)),
+            (json!({"dimension": "width_mm"}), ("invalid", None, None)),
+            (json!(42), ("invalid", None, None)),
+        ];
+        for (raw, (operation, parameter, value)) in cases {
+            let got = op_summary(&raw);
+            assert_eq!(got.operation, operation, "{raw}");
+            assert_eq!(got.parameter.as_deref(), parameter, "{raw}");
+            assert_eq!(got.value.as_deref(), value, "{raw}");
+        }
+        let long = op_summary(&json!({"op": "x".repeat(500), "colour": "y".repeat(500)}));
+        assert_eq!(long.operation.chars().count(), MAX_TRACED_CHARS);
     }
 
     #[test]

@@ -3,12 +3,19 @@
 //! A missing or altered file is a server fault that must be loud (seed point 3): it is logged
 //! at error level with the design id, version and storage key, and answered 500 with a specific
 //! code instead of serving wrong bytes.
+//!
+//! Each download (the customer's, or MES fetching the file to print) is one
+//! `design.model.download` span: `design.id`, `product.id`, `design.version`,
+//! `design.model.size_bytes` and `design.model.sha256` as recorded at save time; the store read
+//! is its child span `model_store.read`; a missing or altered file is ERROR (`model_file_missing`
+//! / `model_file_corrupt`).
 
 use super::repo::{self, VersionMeta};
 use super::save::sha256_hex;
 use super::DesignError;
-use crate::model::store::ModelStore;
+use crate::model::store::{self, ModelStore};
 use sqlx::PgPool;
+use tracing::field::Empty;
 use uuid::Uuid;
 
 /// A verified model file.
@@ -22,16 +29,38 @@ pub struct ModelFile {
     pub file_name: String,
 }
 
-/// Loads version `version` of `design_id` and checks its bytes against the recorded checksum.
-#[tracing::instrument(skip_all, fields(design.id = %design_id, design.version = version))]
+/// Loads version `version` of `design_id` and checks its bytes against the recorded checksum,
+/// in the span `design.model.download`.
 pub async fn load_model(
     pool: &PgPool,
     store: &dyn ModelStore,
     design_id: Uuid,
     version: i32,
 ) -> Result<ModelFile, DesignError> {
+    let span = tracing::info_span!(
+        "design.model.download",
+        design.id = %design_id,
+        design.version = version,
+        product.id = Empty,
+        design.model.size_bytes = Empty,
+        design.model.sha256 = Empty,
+        error.type = Empty,
+    );
+    super::traced(span, load_verified(pool, store, design_id, version)).await
+}
+
+async fn load_verified(
+    pool: &PgPool,
+    store: &dyn ModelStore,
+    design_id: Uuid,
+    version: i32,
+) -> Result<ModelFile, DesignError> {
     let meta = version_or_404(pool, design_id, version).await?;
-    let Some(bytes) = store.get(&meta.storage_key).await? else {
+    let span = tracing::Span::current();
+    span.record("product.id", tracing::field::display(meta.product_id));
+    span.record("design.model.size_bytes", meta.size_bytes);
+    span.record("design.model.sha256", meta.sha256.as_str());
+    let Some(bytes) = store::read_traced(store, &meta.storage_key).await? else {
         tracing::error!(
             storage.key = %meta.storage_key,
             model.sha256 = %meta.sha256,
@@ -45,7 +74,7 @@ pub async fn load_model(
             storage.key = %meta.storage_key,
             model.sha256 = %meta.sha256,
             model.actual_sha256 = %actual,
-            model.size_bytes = bytes.len(),
+            model.size_bytes = bytes.len() as i64,
             "saved model file is CORRUPT: checksum mismatch"
         );
         return Err(DesignError::ModelFileCorrupt(design_id, version));

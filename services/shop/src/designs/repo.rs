@@ -111,6 +111,9 @@ pub struct VersionMeta {
     /// Model store key (internal).
     #[serde(skip)]
     pub storage_key: String,
+    /// The product the design started from (internal: recorded on trace spans).
+    #[serde(skip)]
+    pub product_id: Uuid,
 }
 
 #[derive(sqlx::FromRow)]
@@ -132,6 +135,7 @@ struct VersionRow {
     unit_price_cents: i64,
     storage_key: String,
     created_at: DateTime<Utc>,
+    product_id: Uuid,
 }
 
 impl From<VersionRow> for VersionMeta {
@@ -157,13 +161,15 @@ impl From<VersionRow> for VersionMeta {
             unit_price_cents: r.unit_price_cents,
             created_at: r.created_at,
             storage_key: r.storage_key,
+            product_id: r.product_id,
         }
     }
 }
 
 const VERSION_COLUMNS: &str = "design_id, version, design_revision, parameters, sha256, \
      size_bytes, triangle_count, volume_mm3, bbox_x_mm, bbox_y_mm, bbox_z_mm, material_grams, \
-     estimated_print_seconds, material_cost_cents, unit_price_cents, storage_key, created_at";
+     estimated_print_seconds, material_cost_cents, unit_price_cents, storage_key, created_at, \
+     (SELECT d.product_id FROM designs d WHERE d.id = design_versions.design_id) AS product_id";
 
 /// One save attempt.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]

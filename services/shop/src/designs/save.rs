@@ -9,6 +9,12 @@
 //! A crash between 3 and 4 leaves an orphan file no row points to (harmless, and overwritten by
 //! the next save of that version number); a version row never points to a missing or partial
 //! file (seed point 3).
+//!
+//! Each save is one `design.save` span ([`save_version`]): `design.id`, `product.id`,
+//! `design.revision`, `design.save.outcome` (`ok` | `failed`), `design.save.failure_reason`,
+//! `design.version`, `design.model.sha256`, `design.model.size_bytes`, `design.model.volume_mm3`,
+//! `design.estimated_print_seconds`; the file write is its child span `model_store.write`. A
+//! failed save is ERROR (`design_invalid`, `model_store_failed` or `database`) with the reason.
 
 use super::parameters::{DesignParameters, Shape};
 use super::repo::{self, NewVersion, VersionMeta};
@@ -19,9 +25,10 @@ use crate::model::mesh::{
     box_mesh, cylinder_mesh, Mesh, MeshDefect, MeshReport, CYLINDER_SEGMENTS,
 };
 use crate::model::stl;
-use crate::model::store::ModelStore;
+use crate::model::store::{self, ModelStore, StoreError};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
+use tracing::field::Empty;
 use uuid::Uuid;
 
 /// A validated model, ready to encode.
@@ -71,12 +78,43 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Saves the current draft of `design_id` as a new version.
-#[tracing::instrument(
-    skip_all,
-    fields(design.id = %design_id, design.revision, design.version, save.outcome)
-)]
+/// The recorded reason of a save whose model file could not be stored.
+pub fn store_failure_reason(err: &StoreError) -> String {
+    format!("the model file could not be stored: {err}")
+}
+
+/// Records a failed save attempt's outcome on the current span (the ERROR status is set by
+/// [`super::traced`] from the returned error).
+fn record_failed(span: &tracing::Span, reason: &str) {
+    span.record("design.save.outcome", "failed");
+    span.record("design.save.failure_reason", reason);
+}
+
+/// Saves the current draft of `design_id` as a new version, in the span `design.save`.
 pub async fn save_version(
+    pool: &PgPool,
+    store: &dyn ModelStore,
+    build: &BuildVolume,
+    design_id: Uuid,
+) -> Result<VersionMeta, DesignError> {
+    let span = tracing::info_span!(
+        "design.save",
+        design.id = %design_id,
+        product.id = Empty,
+        design.revision = Empty,
+        design.save.outcome = Empty,
+        design.save.failure_reason = Empty,
+        design.version = Empty,
+        design.model.sha256 = Empty,
+        design.model.size_bytes = Empty,
+        design.model.volume_mm3 = Empty,
+        design.estimated_print_seconds = Empty,
+        error.type = Empty,
+    );
+    super::traced(span, save_draft(pool, store, build, design_id)).await
+}
+
+async fn save_draft(
     pool: &PgPool,
     store: &dyn ModelStore,
     build: &BuildVolume,
@@ -87,6 +125,7 @@ pub async fn save_version(
     let draft = repo::lock_design(&mut tx, design_id)
         .await?
         .ok_or(DesignError::NotFound(design_id))?;
+    span.record("product.id", tracing::field::display(draft.product_id));
     span.record("design.revision", draft.revision);
 
     let formed = match form_model(&draft.parameters, build) {
@@ -95,11 +134,16 @@ pub async fn save_version(
             let reason = defect.to_string();
             repo::insert_save_attempt(&mut tx, design_id, draft.revision, Err(&reason)).await?;
             tx.commit().await?;
-            span.record("save.outcome", "failed");
+            record_failed(&span, &reason);
             tracing::warn!(%reason, "design save failed: model invalid");
             return Err(DesignError::Invalid(reason));
         }
     };
+    span.record("design.model.volume_mm3", formed.report.volume_mm3);
+    span.record(
+        "design.estimated_print_seconds",
+        formed.estimate.print_seconds,
+    );
 
     let version = repo::next_version(&mut tx, design_id).await?;
     span.record("design.version", version);
@@ -109,12 +153,14 @@ pub async fn save_version(
         &format!("printflow design {design_id} v{version}"),
     );
     let sha256 = sha256_hex(&bytes);
+    span.record("design.model.sha256", sha256.as_str());
+    span.record("design.model.size_bytes", bytes.len() as i64);
 
-    if let Err(err) = store.put(&key, &bytes).await {
-        let reason = format!("the model file could not be stored: {err}");
+    if let Err(err) = store::write_traced(store, &key, &bytes).await {
+        let reason = store_failure_reason(&err);
         repo::insert_save_attempt(&mut tx, design_id, draft.revision, Err(&reason)).await?;
         tx.commit().await?;
-        span.record("save.outcome", "failed");
+        record_failed(&span, &reason);
         tracing::error!(error = %err, storage.key = %key, "design save failed: model store");
         return Err(DesignError::Store(err));
     }
@@ -150,14 +196,14 @@ pub async fn save_version(
     .await;
     match recorded {
         Ok(meta) => {
-            span.record("save.outcome", "ok");
-            tracing::info!(model.sha256 = %sha256, model.size_bytes = bytes.len(), "design saved");
+            span.record("design.save.outcome", "ok");
+            tracing::info!(model.sha256 = %sha256, model.size_bytes = bytes.len() as i64, "design saved");
             Ok(meta)
         }
         Err(err) => {
-            span.record("save.outcome", "failed");
-            tracing::error!(error = %err, storage.key = %key, "design save failed: recording the version");
             let reason = "the version could not be recorded (database error)";
+            record_failed(&span, reason);
+            tracing::error!(error = %err, storage.key = %key, "design save failed: recording the version");
             if let Ok(mut conn) = pool.acquire().await {
                 let _ =
                     repo::insert_save_attempt(&mut conn, design_id, draft.revision, Err(reason))

@@ -4,11 +4,16 @@
 //! Durability is what seed point 3 ("loss of a saved 3D schema file") is about: a `put` either
 //! leaves the complete file under its key or nothing (temp file, fsync, rename, fsync of the
 //! directory), and the caller records a version only after `put` returned.
+//!
+//! The design code goes through [`write_traced`] and [`read_traced`], so every store access is
+//! a span (`model_store.write` / `model_store.read`) whatever the store implementation.
 
 use async_trait::async_trait;
 use std::fmt::Debug;
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
+use tracing::field::Empty;
+use tracing::Instrument;
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +32,16 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// The `error.type` recorded on a span.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            StoreError::InvalidKey(_) => "invalid_key",
+            StoreError::Io { .. } => "io",
+        }
+    }
+}
+
 /// Durable storage of model files by key (`designs/<design_id>/v<version>.stl`).
 #[async_trait]
 pub trait ModelStore: Send + Sync + Debug {
@@ -39,6 +54,50 @@ pub trait ModelStore: Send + Sync + Debug {
     async fn exists(&self, key: &str) -> Result<bool, StoreError>;
     /// Readiness: the store accepts writes.
     async fn check_writable(&self) -> Result<(), StoreError>;
+}
+
+/// [`ModelStore::put`] in the span `model_store.write` (`model_store.key`, `model_store.bytes`;
+/// ERROR with the store's error type when the write fails).
+pub async fn write_traced(
+    store: &dyn ModelStore,
+    key: &str,
+    bytes: &[u8],
+) -> Result<(), StoreError> {
+    let span = tracing::info_span!(
+        "model_store.write",
+        model_store.key = key,
+        model_store.bytes = bytes.len() as i64,
+        error.type = Empty,
+    );
+    let result = store.put(key, bytes).instrument(span.clone()).await;
+    if let Err(err) = &result {
+        printflow_telemetry::record_error(&span, err.error_type(), &err.to_string());
+    }
+    result
+}
+
+/// [`ModelStore::get`] in the span `model_store.read` (`model_store.key`, `model_store.found`,
+/// `model_store.bytes` when found; ERROR when the read fails).
+pub async fn read_traced(store: &dyn ModelStore, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    let span = tracing::info_span!(
+        "model_store.read",
+        model_store.key = key,
+        model_store.found = Empty,
+        model_store.bytes = Empty,
+        error.type = Empty,
+    );
+    let result = store.get(key).instrument(span.clone()).await;
+    match &result {
+        Ok(Some(bytes)) => {
+            span.record("model_store.found", true);
+            span.record("model_store.bytes", bytes.len() as i64);
+        }
+        Ok(None) => {
+            span.record("model_store.found", false);
+        }
+        Err(err) => printflow_telemetry::record_error(&span, err.error_type(), &err.to_string()),
+    }
+    result
 }
 
 /// A [`ModelStore`] in a local directory; keys are relative paths below it.

@@ -1,5 +1,7 @@
-//! Every call the Shop makes to CRM, in one place, so tracing (context propagation, client
-//! spans) can wrap it later without touching the order logic.
+//! Every call the Shop makes to CRM, in one place. Each HTTP call goes through
+//! `printflow_telemetry::http_client::send`: a CLIENT span named `{method} {route template}`
+//! (`POST /orders`, `GET /orders/{id}`, `GET /orders/{id}/status`) that carries the trace to CRM
+//! in `traceparent`. A retry is a second call, so a second CLIENT span.
 //!
 //! Each call has a deadline (the client is built by `printflow_web::client::http_client`), and
 //! the outcome is classified so callers can tell "CRM is down" (connection refused: 503) from
@@ -40,6 +42,19 @@ pub enum CrmError {
     },
 }
 
+impl CrmError {
+    /// The `error.type` recorded on the calling span; `None` for CRM's own verdict on the
+    /// request (a 4xx passed through), which is not a failure of the call.
+    pub fn error_type(&self) -> Option<&'static str> {
+        match self {
+            CrmError::Unavailable(_) => Some("crm_unavailable"),
+            CrmError::Timeout(_) => Some("crm_timeout"),
+            CrmError::ServerError { .. } | CrmError::BadResponse(_) => Some("crm_error"),
+            CrmError::Rejected { .. } => None,
+        }
+    }
+}
+
 /// The CRM HTTP client.
 #[derive(Debug, Clone)]
 pub struct CrmClient {
@@ -64,40 +79,41 @@ impl CrmClient {
     }
 
     /// `POST /orders` on CRM. A repeated `order_id` is idempotent on the CRM side.
-    #[tracing::instrument(skip_all, fields(order.id = %req.order_id, crm.status))]
     pub async fn create_order(&self, req: &CreateOrderRequest) -> Result<OrderView, CrmError> {
         let call = self
             .http
             .post(format!("{}/orders", self.base_url))
             .json(req);
-        self.send(call).await
+        self.send(call, "/orders").await
     }
 
     /// `GET /orders/{id}` on CRM.
-    #[tracing::instrument(skip_all, fields(order.id = %order_id, crm.status))]
     pub async fn get_order(&self, order_id: Uuid) -> Result<OrderView, CrmError> {
         let call = self
             .http
             .get(format!("{}/orders/{order_id}", self.base_url));
-        self.send(call).await
+        self.send(call, "/orders/{id}").await
     }
 
     /// `GET /orders/{id}/status` on CRM.
-    #[tracing::instrument(skip_all, fields(order.id = %order_id, crm.status))]
     pub async fn get_status(&self, order_id: Uuid) -> Result<StatusView, CrmError> {
         let call = self
             .http
             .get(format!("{}/orders/{order_id}/status", self.base_url));
-        self.send(call).await
+        self.send(call, "/orders/{id}/status").await
     }
 
+    /// Sends `call` in a CLIENT span named after `route` (the CRM route template).
     async fn send<T: DeserializeOwned>(
         &self,
         call: reqwest::RequestBuilder,
+        route: &str,
     ) -> Result<T, CrmError> {
-        let resp = call.send().await.map_err(|e| self.classify(e))?;
+        let request = call.build().map_err(|e| self.classify(e))?;
+        let resp = printflow_telemetry::http_client::send(&self.http, request, route)
+            .await
+            .map_err(|e| self.classify(e))?;
         let status = resp.status();
-        tracing::Span::current().record("crm.status", status.as_u16());
         // Reading the body is covered by the same deadline.
         let body = resp.bytes().await.map_err(|e| self.classify(e))?;
         if status.is_success() {
@@ -138,4 +154,37 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn call_failures_have_error_types_crm_verdicts_do_not() {
+        assert_eq!(
+            CrmError::Unavailable("refused".into()).error_type(),
+            Some("crm_unavailable")
+        );
+        assert_eq!(
+            CrmError::Timeout(Duration::from_millis(300)).error_type(),
+            Some("crm_timeout")
+        );
+        assert_eq!(
+            CrmError::ServerError {
+                status: StatusCode::INTERNAL_SERVER_ERROR
+            }
+            .error_type(),
+            Some("crm_error")
+        );
+        assert_eq!(
+            CrmError::BadResponse("eof".into()).error_type(),
+            Some("crm_error")
+        );
+        let refused = CrmError::Rejected {
+            status: StatusCode::NOT_FOUND,
+            body: serde_json::json!({"code": "order_not_found"}),
+        };
+        assert_eq!(refused.error_type(), None);
+    }
 }

@@ -3,8 +3,14 @@
 //!
 //! The Shop picks the order id, so the single retry after a CRM timeout is idempotent: CRM
 //! answers a repeated `order_id` with the order it already recorded.
+//!
+//! Tracing: placing an order is the `order.place` span ([`place_order`]); look-ups are
+//! `order.get` / `order.status.get` ([`lookup`]). They carry business ids only (`order.id`,
+//! `design.id`, `product.id`), never a customer field. A failed CRM call is ERROR with
+//! `error.type` `crm_timeout`, `crm_unavailable` or `crm_error`; CRM's own 4xx verdict is not.
 
 pub mod crm_client;
+pub mod lookup;
 pub mod request;
 
 use crate::designs::repo;
@@ -17,6 +23,8 @@ use printflow_contracts::orders::{CreateOrderRequest, OrderView};
 use printflow_web::ApiError;
 use request::PlaceOrder;
 use sqlx::PgPool;
+use tracing::field::Empty;
+use tracing::Instrument;
 use uuid::Uuid;
 
 /// Shipping fee per delivery choice, cents.
@@ -72,6 +80,27 @@ pub enum OrderError {
 impl OrderError {
     fn crm(order_id: Option<Uuid>, source: CrmError) -> Self {
         OrderError::Crm { order_id, source }
+    }
+
+    /// The `error.type` of a server-side or upstream failure; `None` for the client's mistakes
+    /// and CRM's verdicts (4xx), which do not mark a span failed.
+    pub fn error_type(&self) -> Option<&'static str> {
+        match self {
+            OrderError::Validation { .. }
+            | OrderError::NotAnObject
+            | OrderError::VersionNotFound(..) => None,
+            OrderError::ModelFileMissing(..) => Some("model_file_missing"),
+            OrderError::Crm { source, .. } => source.error_type(),
+            OrderError::Store(_) => Some("model_store_failed"),
+            OrderError::Database(_) => Some("database"),
+        }
+    }
+}
+
+/// Marks `span` failed if `err` has an error type (see [`OrderError::error_type`]).
+pub fn record_failure(span: &tracing::Span, err: &OrderError) {
+    if let Some(error_type) = err.error_type() {
+        printflow_telemetry::record_error(span, error_type, &err.to_string());
     }
 }
 
@@ -143,23 +172,52 @@ impl IntoResponse for OrderError {
 }
 
 /// Prices a validated order from its saved design version and places it in CRM (one retry
-/// with the same order id if CRM times out).
-#[tracing::instrument(
-    skip_all,
-    fields(order.id, design.id = %req.design_id, design.version = req.design_version, order.quantity = req.quantity)
-)]
+/// with the same order id if CRM times out), in the span `order.place`: `order.id` (assigned
+/// here), `design.id`, `design.version`, `product.id`, `order.quantity`, `order.shipping`,
+/// `order.crm.attempts`, and CRM's answer `order.status` / `order.status_version`. No customer
+/// field is recorded.
 pub async fn place_order(
     pool: &PgPool,
     store: &dyn ModelStore,
     crm: &CrmClient,
     req: PlaceOrder,
 ) -> Result<OrderView, OrderError> {
+    let span = tracing::info_span!(
+        "order.place",
+        order.id = Empty,
+        design.id = %req.design_id,
+        design.version = req.design_version,
+        product.id = Empty,
+        order.quantity = req.quantity,
+        order.shipping = req.shipping.as_str(),
+        order.crm.attempts = Empty,
+        order.status = Empty,
+        order.status_version = Empty,
+        error.type = Empty,
+    );
+    let result = forward_order(pool, store, crm, req)
+        .instrument(span.clone())
+        .await;
+    if let Err(err) = &result {
+        record_failure(&span, err);
+    }
+    result
+}
+
+async fn forward_order(
+    pool: &PgPool,
+    store: &dyn ModelStore,
+    crm: &CrmClient,
+    req: PlaceOrder,
+) -> Result<OrderView, OrderError> {
+    let span = tracing::Span::current();
     let version = repo::get_version(pool, req.design_id, req.design_version)
         .await?
         .ok_or(OrderError::VersionNotFound(
             req.design_id,
             req.design_version,
         ))?;
+    span.record("product.id", tracing::field::display(version.product_id));
     // Refuse to sell a part whose model file is gone (seed point 3): loudly, before CRM and
     // MES get an order that can never be printed.
     if !store.exists(&version.storage_key).await? {
@@ -173,7 +231,7 @@ pub async fn place_order(
         ));
     }
     let order_id = Uuid::now_v7();
-    tracing::Span::current().record("order.id", tracing::field::display(order_id));
+    span.record("order.id", tracing::field::display(order_id));
     let request = CreateOrderRequest {
         order_id,
         customer: req.customer,
@@ -187,14 +245,18 @@ pub async fn place_order(
         shipping: req.shipping,
         total_price_cents: total_price_cents(version.unit_price_cents, req.quantity, req.shipping),
     };
-    let outcome = match crm.create_order(&request).await {
+    // Recorded once, after the calls: a field recorded twice is exported twice.
+    let (attempts, outcome) = match crm.create_order(&request).await {
         Err(CrmError::Timeout(_)) => {
             tracing::warn!("CRM timed out creating the order; retrying once with the same id");
-            crm.create_order(&request).await
+            (2, crm.create_order(&request).await)
         }
-        other => other,
+        other => (1, other),
     };
+    span.record("order.crm.attempts", attempts);
     let view = outcome.map_err(|e| OrderError::crm(Some(order_id), e))?;
+    span.record("order.status", view.status.as_str());
+    span.record("order.status_version", view.status_version);
     tracing::info!(order.status = %view.status, "order placed");
     Ok(view)
 }
@@ -207,6 +269,30 @@ pub fn lookup_error(order_id: Uuid, err: CrmError) -> OrderError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_mistakes_and_crm_verdicts_are_not_failures() {
+        let id = Uuid::nil();
+        assert_eq!(OrderError::NotAnObject.error_type(), None);
+        assert_eq!(OrderError::VersionNotFound(id, 1).error_type(), None);
+        let refused = OrderError::crm(
+            Some(id),
+            CrmError::Rejected {
+                status: StatusCode::CONFLICT,
+                body: serde_json::json!({}),
+            },
+        );
+        assert_eq!(refused.error_type(), None);
+        let timeout = OrderError::crm(
+            Some(id),
+            CrmError::Timeout(std::time::Duration::from_millis(1)),
+        );
+        assert_eq!(timeout.error_type(), Some("crm_timeout"));
+        assert_eq!(
+            OrderError::ModelFileMissing(id, 1).error_type(),
+            Some("model_file_missing")
+        );
+    }
 
     #[test]
     fn totals_include_shipping() {

@@ -2,7 +2,7 @@
 
 use crate::app::AppState;
 use crate::catalog::product::{self, CategoryCount, Product};
-use crate::catalog::search::{self, RawSearchParams, SearchPage, SearchQuery};
+use crate::catalog::search::{self, RawSearchParams, SearchPage};
 use axum::extract::State;
 use printflow_web::{ApiError, Json, Path, Query};
 use uuid::Uuid;
@@ -12,9 +12,8 @@ pub async fn search_products(
     State(state): State<AppState>,
     Query(raw): Query<RawSearchParams>,
 ) -> Result<Json<SearchPage>, ApiError> {
-    let query = SearchQuery::parse(&raw)?;
     Ok(Json(
-        search::search(&state.pool, state.search_timeout, &query).await?,
+        search::search_products(&state.pool, state.search_timeout, &raw).await?,
     ))
 }
 

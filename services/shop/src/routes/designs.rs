@@ -1,9 +1,9 @@
 //! `/designs/*` handlers.
 
 use crate::app::AppState;
-use crate::designs::model_file::{load_model, version_or_404};
-use crate::designs::repo::{self, Design, EditRecord, SaveAttempt, VersionMeta};
-use crate::designs::{create_design, edits, save, DesignError};
+use crate::designs::model_file::load_model;
+use crate::designs::repo::{Design, EditRecord, SaveAttempt, VersionMeta};
+use crate::designs::{create_design, edits, read, save};
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -33,11 +33,7 @@ pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Design>, ApiError> {
-    let design = repo::get_design(&state.pool, id)
-        .await
-        .map_err(DesignError::from)?
-        .ok_or(DesignError::NotFound(id))?;
-    Ok(Json(design))
+    Ok(Json(read::get_design(&state.pool, id).await?))
 }
 
 /// `POST /designs/{id}/edits {operations:[...]}` -> 200 design, or 422 `edit_rejected`.
@@ -46,24 +42,7 @@ pub async fn edit(
     Path(id): Path<Uuid>,
     Json(body): Json<Value>,
 ) -> Result<Json<Design>, ApiError> {
-    let ops = body
-        .get("operations")
-        .and_then(Value::as_array)
-        .ok_or_else(|| {
-            ApiError::validation(
-                "operations",
-                "operations must be an array of edit operations",
-            )
-        })?;
-    Ok(Json(edits::edit_design(&state.pool, id, ops).await?))
-}
-
-async fn ensure_design(state: &AppState, id: Uuid) -> Result<(), ApiError> {
-    if repo::design_exists(&state.pool, id).await? {
-        Ok(())
-    } else {
-        Err(DesignError::NotFound(id).into())
-    }
+    Ok(Json(edits::edit_request(&state.pool, id, &body).await?))
 }
 
 /// `GET /designs/{id}/edits` -> every logged edit operation.
@@ -71,8 +50,7 @@ pub async fn list_edits(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Vec<EditRecord>>, ApiError> {
-    ensure_design(&state, id).await?;
-    Ok(Json(repo::list_edits(&state.pool, id).await?))
+    Ok(Json(read::list_edits(&state.pool, id).await?))
 }
 
 /// `POST /designs/{id}/versions` (SAVE) -> 201 version, or 422 `design_invalid`.
@@ -90,8 +68,7 @@ pub async fn list_versions(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Vec<VersionMeta>>, ApiError> {
-    ensure_design(&state, id).await?;
-    Ok(Json(repo::list_versions(&state.pool, id).await?))
+    Ok(Json(read::list_versions(&state.pool, id).await?))
 }
 
 /// `GET /designs/{id}/versions/{version}`
@@ -99,7 +76,7 @@ pub async fn get_version(
     State(state): State<AppState>,
     Path((id, version)): Path<(Uuid, i32)>,
 ) -> Result<Json<VersionMeta>, ApiError> {
-    Ok(Json(version_or_404(&state.pool, id, version).await?))
+    Ok(Json(read::get_version(&state.pool, id, version).await?))
 }
 
 /// `GET /designs/{id}/versions/{version}/model` -> the verified STL bytes.
@@ -131,6 +108,5 @@ pub async fn list_saves(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Vec<SaveAttempt>>, ApiError> {
-    ensure_design(&state, id).await?;
-    Ok(Json(repo::list_saves(&state.pool, id).await?))
+    Ok(Json(read::list_saves(&state.pool, id).await?))
 }

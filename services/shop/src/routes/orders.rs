@@ -1,7 +1,7 @@
 //! `/orders/*` handlers (forwarded to CRM).
 
 use crate::app::AppState;
-use crate::orders::{lookup_error, place_order, request, OrderError};
+use crate::orders::{lookup, place_order, request, OrderError};
 use axum::extract::State;
 use axum::http::StatusCode;
 use printflow_contracts::orders::{OrderView, StatusView};
@@ -20,29 +20,17 @@ pub async fn create(
 }
 
 /// `GET /orders/{id}` -> CRM's order.
-#[tracing::instrument(skip_all, fields(order.id = %id))]
 pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
 ) -> Result<Json<OrderView>, OrderError> {
-    let view = state
-        .crm
-        .get_order(id)
-        .await
-        .map_err(|e| lookup_error(id, e))?;
-    Ok(Json(view))
+    Ok(Json(lookup::get_order(&state.crm, id).await?))
 }
 
 /// `GET /orders/{id}/status` -> CRM's status view.
-#[tracing::instrument(skip_all, fields(order.id = %id))]
 pub async fn status(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
 ) -> Result<Json<StatusView>, OrderError> {
-    let view = state
-        .crm
-        .get_status(id)
-        .await
-        .map_err(|e| lookup_error(id, e))?;
-    Ok(Json(view))
+    Ok(Json(lookup::get_status(&state.crm, id).await?))
 }
