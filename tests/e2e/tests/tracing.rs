@@ -29,7 +29,8 @@ impl Processes {
         env.push(("CRM_AMQP_URL", vhost.amqp_url.clone()));
         let crm = ServiceProcess::start("crm", &env).await;
 
-        let models = std::env::temp_dir().join(format!("printflow-models-{}", uuid::Uuid::new_v4()));
+        let models =
+            std::env::temp_dir().join(format!("printflow-models-{}", uuid::Uuid::new_v4()));
         let mut env = otel.clone();
         env.push(("SHOP_DATABASE_URL", shop_db.url.clone()));
         env.push(("SHOP_CRM_URL", crm.url.clone()));
@@ -65,7 +66,10 @@ impl Processes {
     async fn saved_design(&self) -> (String, i64) {
         let page: Value = self
             .http
-            .get(format!("{}/catalog/products?sort=price_asc&per_page=1", self.shop.url))
+            .get(format!(
+                "{}/catalog/products?sort=price_asc&per_page=1",
+                self.shop.url
+            ))
             .send()
             .await
             .unwrap()
@@ -146,9 +150,16 @@ async fn one_order_is_one_trace_across_shop_crm_mes_and_rabbitmq() {
     let order_id = order["order_id"].as_str().unwrap().to_owned();
 
     // Six MES status events published and consumed by CRM, all in the order's trace.
-    let t = trace_until(&jaeger, &trace_id, "the order's whole journey in Jaeger", |t| {
-        t.named("process crm.order_status_changed", Some("crm-api")).len() >= 6
-    })
+    let t = trace_until(
+        &jaeger,
+        &trace_id,
+        "the order's whole journey in Jaeger",
+        |t| {
+            t.named("process crm.order_status_changed", Some("crm-api"))
+                .len()
+                >= 6
+        },
+    )
     .await;
 
     let shop_server = t.named("POST /orders", Some("shop-api"));
@@ -168,14 +179,22 @@ async fn one_order_is_one_trace_across_shop_crm_mes_and_rabbitmq() {
         .iter()
         .find(|s| s.service == "crm-api" && s.kind() == Some("server") && s.name == "POST /orders")
         .expect("CRM SERVER span");
-    assert_eq!(crm_server.parent_id.as_deref(), Some(shop_client.span_id.as_str()));
+    assert_eq!(
+        crm_server.parent_id.as_deref(),
+        Some(shop_client.span_id.as_str())
+    );
     let publish = t.named("publish order.created", Some("crm-api"));
     let publish = publish.first().expect("outbox PRODUCER span");
     assert_eq!(publish.kind(), Some("producer"));
-    assert!(t.is_ancestor(crm_server, publish), "the relay continues the request's trace");
+    assert!(
+        t.is_ancestor(crm_server, publish),
+        "the relay continues the request's trace"
+    );
     assert_eq!(publish.tag("messaging.system").as_deref(), Some("rabbitmq"));
     assert_eq!(
-        publish.tag("messaging.rabbitmq.destination.routing_key").as_deref(),
+        publish
+            .tag("messaging.rabbitmq.destination.routing_key")
+            .as_deref(),
         Some("order.created")
     );
     let consume = t.named("process mes.order_created", Some("mes-api"));
@@ -184,10 +203,17 @@ async fn one_order_is_one_trace_across_shop_crm_mes_and_rabbitmq() {
     assert_eq!(consume.parent_id.as_deref(), Some(publish.span_id.as_str()));
 
     let status_publishes = t.named("publish order.status_changed", Some("mes-api"));
-    assert!(status_publishes.len() >= 6, "{} MES publishes", status_publishes.len());
+    assert!(
+        status_publishes.len() >= 6,
+        "{} MES publishes",
+        status_publishes.len()
+    );
     for p in &status_publishes {
         assert_eq!(p.kind(), Some("producer"));
-        assert!(t.is_ancestor(consume, p), "status publish outside the consume's subtree");
+        assert!(
+            t.is_ancestor(consume, p),
+            "status publish outside the consume's subtree"
+        );
     }
     let crm_consumes = t.named("process crm.order_status_changed", Some("crm-api"));
     for c in &crm_consumes {
@@ -208,14 +234,25 @@ async fn one_order_is_one_trace_across_shop_crm_mes_and_rabbitmq() {
         .await
         .unwrap();
     let returned = status["status"].as_str().unwrap().to_owned();
-    let found = eventually("the status request's span", Duration::from_secs(30), || async {
-        let traces = jaeger
-            .find("crm-api", &[("order.id", order_id.as_str()), ("order.status", returned.as_str())])
-            .await;
-        traces
-            .into_iter()
-            .find(|t| !t.named("GET /orders/{id}/status", Some("crm-api")).is_empty())
-    })
+    let found = eventually(
+        "the status request's span",
+        Duration::from_secs(30),
+        || async {
+            let traces = jaeger
+                .find(
+                    "crm-api",
+                    &[
+                        ("order.id", order_id.as_str()),
+                        ("order.status", returned.as_str()),
+                    ],
+                )
+                .await;
+            traces.into_iter().find(|t| {
+                !t.named("GET /orders/{id}/status", Some("crm-api"))
+                    .is_empty()
+            })
+        },
+    )
     .await;
     assert!(!found.spans.is_empty());
 
@@ -227,12 +264,18 @@ async fn one_order_is_one_trace_across_shop_crm_mes_and_rabbitmq() {
     .raw
     .to_string();
     for pii in [CUSTOMER_NAME, CUSTOMER_EMAIL, CUSTOMER_PHONE, "Tracewell"] {
-        assert!(!whole.contains(pii), "personal data `{pii}` found in the trace");
+        assert!(
+            !whole.contains(pii),
+            "personal data `{pii}` found in the trace"
+        );
     }
 
     let services = jaeger.services().await;
     for s in ["shop-api", "crm-api", "mes-api"] {
-        assert!(services.iter().any(|x| x == s), "{s} missing from {services:?}");
+        assert!(
+            services.iter().any(|x| x == s),
+            "{s} missing from {services:?}"
+        );
     }
     p.stop().await;
 }
@@ -250,17 +293,27 @@ async fn with_the_shop_sdk_disabled_orders_work_and_crm_starts_the_trace() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 201);
-    assert!(resp.headers().get("x-trace-id").is_none(), "Shop exports nothing");
+    assert!(
+        resp.headers().get("x-trace-id").is_none(),
+        "Shop exports nothing"
+    );
     let order: Value = resp.json().await.unwrap();
     let order_id = order["order_id"].as_str().unwrap().to_owned();
 
-    let t = eventually("CRM's trace of the order", Duration::from_secs(45), || async {
-        jaeger
-            .find("crm-api", &[("order.id", order_id.as_str())])
-            .await
-            .into_iter()
-            .find(|t| !t.named("process mes.order_created", Some("mes-api")).is_empty())
-    })
+    let t = eventually(
+        "CRM's trace of the order",
+        Duration::from_secs(45),
+        || async {
+            jaeger
+                .find("crm-api", &[("order.id", order_id.as_str())])
+                .await
+                .into_iter()
+                .find(|t| {
+                    !t.named("process mes.order_created", Some("mes-api"))
+                        .is_empty()
+                })
+        },
+    )
     .await;
     let root = t
         .spans

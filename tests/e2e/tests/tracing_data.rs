@@ -32,10 +32,14 @@ fn trace_id(resp: &reqwest::Response) -> String {
 }
 
 async fn wait_trace(jaeger: &Jaeger, id: &str, span: &'static str) -> TraceView {
-    eventually(&format!("span {span} in trace {id}"), Duration::from_secs(30), || async {
-        let t = jaeger.trace(id).await?;
-        (!t.named(span, None).is_empty()).then_some(t)
-    })
+    eventually(
+        &format!("span {span} in trace {id}"),
+        Duration::from_secs(30),
+        || async {
+            let t = jaeger.trace(id).await?;
+            (!t.named(span, None).is_empty()).then_some(t)
+        },
+    )
     .await
 }
 
@@ -60,11 +64,26 @@ async fn catalog_search_edit_and_save_are_recorded_with_their_outcomes() {
     assert!(returned > 0);
     let t = wait_trace(&jaeger, &id, "catalog.search").await;
     let search = t.named("catalog.search", None)[0];
-    assert_eq!(search.tag("catalog.search.query").as_deref(), Some("organizer"));
-    assert_eq!(search.tag("catalog.search.material").as_deref(), Some("PLA"));
-    assert_eq!(search.tag("catalog.search.sort").as_deref(), Some("price_desc"));
-    assert_eq!(search.tag("catalog.search.result_count"), Some(returned.to_string()));
-    assert_eq!(search.tag("catalog.search.total"), Some(page["total"].to_string()));
+    assert_eq!(
+        search.tag("catalog.search.query").as_deref(),
+        Some("organizer")
+    );
+    assert_eq!(
+        search.tag("catalog.search.material").as_deref(),
+        Some("PLA")
+    );
+    assert_eq!(
+        search.tag("catalog.search.sort").as_deref(),
+        Some("price_desc")
+    );
+    assert_eq!(
+        search.tag("catalog.search.result_count"),
+        Some(returned.to_string())
+    );
+    assert_eq!(
+        search.tag("catalog.search.total"),
+        Some(page["total"].to_string())
+    );
 
     // An empty search is visible as such.
     let resp = http
@@ -75,7 +94,10 @@ async fn catalog_search_edit_and_save_are_recorded_with_their_outcomes() {
     let id = trace_id(&resp);
     let t = wait_trace(&jaeger, &id, "catalog.search").await;
     let search = t.named("catalog.search", None)[0];
-    assert_eq!(search.tag("catalog.search.result_count").as_deref(), Some("0"));
+    assert_eq!(
+        search.tag("catalog.search.result_count").as_deref(),
+        Some("0")
+    );
     assert!(search.event("catalog.search.empty").is_some());
 
     // A design: a rejected edit is ERROR with the reason.
@@ -107,7 +129,9 @@ async fn catalog_search_edit_and_save_are_recorded_with_their_outcomes() {
     let edit = t.named("design.edit", None)[0];
     assert!(edit.is_error(), "rejected edit is ERROR: {:?}", edit.tags);
     assert_eq!(edit.tag("design.id").as_deref(), Some(design_id.as_str()));
-    let op = edit.event("design.edit.operation").expect("per-operation event");
+    let op = edit
+        .event("design.edit.operation")
+        .expect("per-operation event");
     assert_eq!(op.get("design.edit.accepted"), Some(&Value::Bool(false)));
     assert!(op.contains_key("design.edit.rejection_reason"), "{op:?}");
 
@@ -132,7 +156,10 @@ async fn catalog_search_edit_and_save_are_recorded_with_their_outcomes() {
     let save = t.named("design.save", None)[0];
     assert!(save.is_error());
     assert_eq!(save.tag("design.save.outcome").as_deref(), Some("failed"));
-    assert!(save.tag("design.save.failure_reason").unwrap().contains("build volume"));
+    assert!(save
+        .tag("design.save.failure_reason")
+        .unwrap()
+        .contains("build volume"));
 
     // A good save: ok, with version and checksum, and a child span for the file write.
     let resp = http
@@ -153,7 +180,10 @@ async fn catalog_search_edit_and_save_are_recorded_with_their_outcomes() {
     let t = wait_trace(&jaeger, &id, "model_store.write").await;
     let save = t.named("design.save", None)[0];
     assert_eq!(save.tag("design.save.outcome").as_deref(), Some("ok"));
-    assert_eq!(save.tag("design.model.sha256"), version["sha256"].as_str().map(str::to_owned));
+    assert_eq!(
+        save.tag("design.model.sha256"),
+        version["sha256"].as_str().map(str::to_owned)
+    );
     let write = t.named("model_store.write", None)[0];
     assert_eq!(write.parent_id.as_deref(), Some(save.span_id.as_str()));
 
@@ -172,7 +202,9 @@ async fn a_graceful_stop_right_after_a_request_still_delivers_its_spans() {
     let id = trace_id(&resp);
     assert!(shop.stop().await, "clean exit on SIGTERM");
     let t = wait_trace(&jaeger, &id, "catalog.search").await;
-    assert!(!t.named("GET /catalog/products", Some("shop-api")).is_empty());
+    assert!(!t
+        .named("GET /catalog/products", Some("shop-api"))
+        .is_empty());
     let _ = std::fs::remove_dir_all(models);
 }
 
@@ -198,17 +230,25 @@ async fn a_dead_lettered_message_keeps_its_trace_and_shows_why() {
         )
         .await;
 
-    let t = eventually("the dead-lettering in Jaeger", Duration::from_secs(30), || async {
-        let t = jaeger.trace(&trace).await?;
-        let found = t
-            .named("process crm.order_status_changed", Some("crm-api"))
-            .iter()
-            .any(|s| s.event("message dead-lettered").is_some());
-        found.then_some(t)
-    })
+    let t = eventually(
+        "the dead-lettering in Jaeger",
+        Duration::from_secs(30),
+        || async {
+            let t = jaeger.trace(&trace).await?;
+            let found = t
+                .named("process crm.order_status_changed", Some("crm-api"))
+                .iter()
+                .any(|s| s.event("message dead-lettered").is_some());
+            found.then_some(t)
+        },
+    )
     .await;
     let consume = t.named("process crm.order_status_changed", Some("crm-api"))[0];
-    assert_eq!(consume.parent_id.as_deref(), Some(parent), "continues the producer's trace");
+    assert_eq!(
+        consume.parent_id.as_deref(),
+        Some(parent),
+        "continues the producer's trace"
+    );
     assert!(consume.is_error());
     let event = consume.event("message dead-lettered").unwrap();
     let reason = event
@@ -218,12 +258,18 @@ async fn a_dead_lettered_message_keeps_its_trace_and_shows_why() {
     assert!(reason.contains("malformed"), "{reason}");
 
     // The parked message still carries the trace context.
-    let parked = eventually("the message in the DLQ", Duration::from_secs(20), || async {
-        let msgs = vhost.peek("crm.order_status_changed.dlq", 1).await;
-        msgs.into_iter().next()
-    })
+    let parked = eventually(
+        "the message in the DLQ",
+        Duration::from_secs(20),
+        || async {
+            let msgs = vhost.peek("crm.order_status_changed.dlq", 1).await;
+            msgs.into_iter().next()
+        },
+    )
     .await;
-    let tp = parked["properties"]["headers"]["traceparent"].as_str().unwrap_or_default();
+    let tp = parked["properties"]["headers"]["traceparent"]
+        .as_str()
+        .unwrap_or_default();
     assert!(tp.contains(&trace), "{parked}");
 
     assert!(crm.stop().await);

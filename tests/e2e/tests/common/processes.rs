@@ -69,7 +69,12 @@ impl ServiceProcess {
             .stderr(Stdio::from(out))
             .kill_on_drop(true)
             .spawn()
-            .unwrap_or_else(|e| panic!("start {} (run `cargo build --bins` first): {e}", bin.display()));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "start {} (run `cargo build --bins` first): {e}",
+                    bin.display()
+                )
+            });
         let proc = ServiceProcess {
             name,
             url: format!("http://127.0.0.1:{port}"),
@@ -78,14 +83,18 @@ impl ServiceProcess {
         };
         let http = reqwest::Client::new();
         let ready = format!("{}/readyz", proc.url);
-        eventually(&format!("{name} to be ready"), Duration::from_secs(60), || {
-            let http = http.clone();
-            let ready = ready.clone();
-            async move {
-                let r = http.get(&ready).send().await.ok()?;
-                r.status().is_success().then_some(())
-            }
-        })
+        eventually(
+            &format!("{name} to be ready"),
+            Duration::from_secs(60),
+            || {
+                let http = http.clone();
+                let ready = ready.clone();
+                async move {
+                    let r = http.get(&ready).send().await.ok()?;
+                    r.status().is_success().then_some(())
+                }
+            },
+        )
         .await;
         proc
     }
