@@ -65,7 +65,7 @@ start_shop() {
     env "${env[@]}" "$ROOT/target/release/printflow-shop" >>"$LOG_DIR/bench-shop-$mode.log" 2>&1 &
     SHOP_PID=$!
     wait_for --log "$LOG_DIR/bench-shop-$mode.log" 60 "bench Shop ($mode)" \
-        curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz"
+        curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null
 }
 
 # run_wrk PORT -> prints "rps p50_ms p99_ms"

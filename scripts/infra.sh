@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Local PostgreSQL + RabbitMQ + Jaeger for printflow development and tests.
+# Local PostgreSQL + RabbitMQ + Jaeger + Prometheus/Alertmanager for printflow development
+# and tests.
 #
 # usage: scripts/infra.sh install|up|down|status|rabbitmqctl [ARGS...]
 #
-#   install      apt-get the packages (only if missing), check that Go is
+#   install      apt-get the packages (only if missing; Prometheus and
+#                Alertmanager via scripts/monitoring.sh), check that Go is
 #                there (Jaeger is built from source) and stop/disable the
 #                Debian-packaged default instances so ours get the ports
 #   up           start all services (idempotent), create role + databases
@@ -12,11 +14,12 @@
 #   rabbitmqctl  run rabbitmqctl against our node (e.g. `list_queues`)
 #
 # Instances are private to this checkout: data under $DATA_DIR (default
-# <repo>/.data), loopback only, run as the postgres/rabbitmq system users.
+# <repo>/.data), loopback only, run as the postgres/rabbitmq/prometheus users.
 # Config comes from env vars (see scripts/lib.sh): PG_PORT, PG_USER,
 # PG_PASSWORD, RABBITMQ_PORT, RABBITMQ_MANAGEMENT_PORT,
 # RABBITMQ_PROMETHEUS_PORT, PRINTFLOW_DATA_DIR; Jaeger (scripts/jaeger.sh):
-# JAEGER_STORAGE=memory|badger.
+# JAEGER_STORAGE=memory|badger; monitoring (scripts/monitoring.sh):
+# ALERT_WEBHOOK_URL and the services' *_HTTP_PORT (scrape targets).
 
 set -euo pipefail
 
@@ -46,6 +49,8 @@ RMQ_START_DEADLINE=90
 STOP_DEADLINE=60
 # Jaeger has its own script (build from source, start/stop); we delegate.
 JAEGER_SH="$ROOT/scripts/jaeger.sh"
+# Prometheus + Alertmanager (Debian packages, configs in config/): own script too.
+MONITORING_SH="$ROOT/scripts/monitoring.sh"
 
 # ------------------------------------------------------------------ install
 
@@ -131,6 +136,7 @@ cmd_install() {
     user_exists postgres || die "system user 'postgres' missing after installing postgresql"
     user_exists rabbitmq || die "system user 'rabbitmq' missing after installing rabbitmq-server"
     stop_default_instances
+    bash "$MONITORING_SH" install
     log "install done"
 }
 
@@ -391,11 +397,13 @@ PrintFlow infrastructure is up:
                    e.g. postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/printflow_crm
   RabbitMQ AMQP    amqp://guest:guest@127.0.0.1:$RABBITMQ_PORT/%2f
   Management UI    http://127.0.0.1:$RABBITMQ_MANAGEMENT_PORT/  (guest / guest)
-  Prometheus       http://127.0.0.1:$RABBITMQ_PROMETHEUS_PORT/metrics
+  RabbitMQ metrics http://127.0.0.1:$RABBITMQ_PROMETHEUS_PORT/metrics
   Jaeger OTLP      grpc 127.0.0.1:4317, http http://127.0.0.1:4318/v1/traces
   Jaeger API       http://127.0.0.1:16686/api/services  (no UI in this build)
+  Prometheus       http://127.0.0.1:9090/classic/graph  (docs/monitoring.md)
+  Alertmanager     http://127.0.0.1:9093/  (alerts: docs/alerts.md)
   Data dir         $DATA_DIR
-  Logs             $PG_LOG, $RMQ_LOG, $LOG_DIR/jaeger.log
+  Logs             $PG_LOG, $RMQ_LOG, $LOG_DIR/{jaeger,prometheus,alertmanager}.log
 EOF
 }
 
@@ -407,10 +415,13 @@ cmd_up() {
     pg_up
     rmq_up
     bash "$JAEGER_SH" up
+    # After Jaeger: Prometheus scrapes it and Jaeger's SPM queries Prometheus.
+    bash "$MONITORING_SH" up
     print_summary
 }
 
 cmd_down() {
+    bash "$MONITORING_SH" down
     bash "$JAEGER_SH" down
     rmq_down
     pg_down
@@ -447,11 +458,12 @@ cmd_status() {
         ok=1
     fi
     bash "$JAEGER_SH" status || ok=1
+    bash "$MONITORING_SH" status || ok=1
     return "$ok"
 }
 
 usage() {
-    sed -n '2,19s/^# \{0,1\}//p' "$0" >&2
+    sed -n '2,22s/^# \{0,1\}//p' "$0" >&2
     exit 2
 }
 

@@ -36,6 +36,13 @@ export PRINTFLOW_RABBITMQ_NODE_SCRIPT="$ROOT/scripts/rabbitmq-node.sh"
 export PRINTFLOW_TEST_JAEGER_API="http://127.0.0.1:16686"
 export PRINTFLOW_TEST_OTLP_ENDPOINT="http://127.0.0.1:4318"
 
+log "checking the monitoring configuration and unit-testing every alert rule"
+(cd "$ROOT/config/prometheus" && promtool check rules rules/*.yml && promtool test rules tests/*.yml)
+promtool check config --syntax-only "$ROOT/config/prometheus/prometheus.yml"
+for f in "$ROOT"/config/alertmanager/alertmanager.yml "$ROOT"/config/alertmanager/examples/*.yml; do
+    amtool check-config "$f" >/dev/null || die "amtool check-config failed for $f"
+done
+
 log "running cargo test (workspace)"
 cd "$ROOT"
 # Library, binary and integration tests; no doc tests (there are none, and their empty result
