@@ -108,6 +108,7 @@ printflow is up.
   PostgreSQL 127.0.0.1:$PG_PORT (user $PG_USER), databases printflow_shop / printflow_crm / printflow_mes
   Jaeger     query API http://127.0.0.1:16686/api/services (no UI in this build; see README),
              OTLP in on 127.0.0.1:4317 (gRPC) and 127.0.0.1:4318 (HTTP)
+  Prometheus http://127.0.0.1:9090 (classic UI /classic/graph), Alertmanager http://127.0.0.1:9093
   Logs       $LOG_DIR/{shop,crm,mes,traffic}.log
   Demo traffic is running (TRAFFIC_RATE=${TRAFFIC_RATE:-2.0} journeys/s).
   Place an order by hand: see "Try it" in README.md.
