@@ -8,8 +8,12 @@
 //! |                        | limit dead-letters it if it keeps failing                         |
 //!
 //! A lost connection is re-established with back-off; the loop only ends at shutdown.
+//!
+//! Every handled delivery counts in `printflow_messages_consumed_total{queue, outcome}`, every
+//! message parked on the dead-letter queue in `printflow_messages_dead_lettered_total{queue}`.
 
 use crate::broker::Broker;
+use crate::metrics::{ConsumeOutcome, MessagingMetrics};
 use crate::publisher::{OutgoingMessage, Publisher};
 use crate::topology::{QueueSpec, DEAD_LETTER_EXCHANGE};
 use futures::StreamExt;
@@ -67,18 +71,28 @@ pub trait Handler: Send + Sync + 'static {
 /// How many unacknowledged messages the broker may push to one consumer.
 const PREFETCH: u16 = 16;
 
-/// Consumes `queue` until `shutdown` resolves.
+/// Consumes `queue` until `shutdown` resolves, counting every handled delivery and every
+/// dead-lettering in `metrics`.
 pub async fn run_consumer<H: Handler>(
     broker: Arc<Broker>,
     queue: QueueSpec,
     handler: Arc<H>,
+    metrics: MessagingMetrics,
     shutdown: impl Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
+    metrics.start_queue(queue.name);
     let dead_letters = Publisher::new(broker.clone());
     let mut failures: u32 = 0;
     loop {
-        let session = consume_session(&broker, queue, &*handler, &dead_letters, &mut failures);
+        let session = consume_session(
+            &broker,
+            queue,
+            &*handler,
+            &dead_letters,
+            &metrics,
+            &mut failures,
+        );
         tokio::select! {
             _ = &mut shutdown => return,
             result = session => {
@@ -101,6 +115,7 @@ async fn consume_session<H: Handler>(
     queue: QueueSpec,
     handler: &H,
     dead_letters: &Publisher,
+    metrics: &MessagingMetrics,
     failures: &mut u32,
 ) -> Result<(), crate::MessagingError> {
     let channel = broker.channel().await?;
@@ -120,7 +135,7 @@ async fn consume_session<H: Handler>(
     *failures = 0;
     while let Some(delivery) = consumer.next().await {
         let delivery = delivery?;
-        process(queue, handler, dead_letters, delivery).await?;
+        process(queue, handler, dead_letters, metrics, delivery).await?;
     }
     Err(crate::MessagingError::Timeout("consumer stream ended"))
 }
@@ -129,11 +144,21 @@ async fn process<H: Handler>(
     queue: QueueSpec,
     handler: &H,
     dead_letters: &Publisher,
+    metrics: &MessagingMetrics,
     delivery: Delivery,
 ) -> Result<(), crate::MessagingError> {
     let msg = incoming(queue, &delivery);
     let span = consumer_span(&msg, delivery.exchange.as_str());
-    match handler.handle(&msg).instrument(span.clone()).await {
+    let result = handler.handle(&msg).instrument(span.clone()).await;
+    metrics.consumed(
+        queue.name,
+        match &result {
+            Ok(()) => ConsumeOutcome::Ok,
+            Err(HandleError::Poison(_)) => ConsumeOutcome::Poison,
+            Err(HandleError::Transient(_)) => ConsumeOutcome::Transient,
+        },
+    );
+    match result {
         Ok(()) => delivery.ack(BasicAckOptions::default()).await?,
         Err(HandleError::Poison(reason)) => {
             let _entered = span.enter();
@@ -159,7 +184,10 @@ async fn process<H: Handler>(
                 headers,
             };
             match dead_letters.publish(out).await {
-                Ok(()) => delivery.ack(BasicAckOptions::default()).await?,
+                Ok(()) => {
+                    metrics.dead_lettered(queue.name);
+                    delivery.ack(BasicAckOptions::default()).await?
+                }
                 Err(e) => {
                     // Never drop a message we could not park: give it back to the queue.
                     tracing::warn!(error = %e, "could not dead-letter; requeueing");

@@ -9,6 +9,9 @@
 //!   only once the broker confirmed them.
 //! - [`consumer`]: the consume loop; a handler answers ok / poison / transient, and the loop
 //!   acks, dead-letters with the reason in a header, or requeues.
+//! - [`metrics`]: what the consume loop and the relay count, and the outbox backlog gauges read
+//!   at scrape time; the service registers them once ([`MessagingMetrics::register`]) and passes
+//!   the handle to [`run_consumer`] and [`OutboxRelay::new`].
 //!
 //! Errors: [`MessagingError`] for anything that talks to the broker; handlers return
 //! [`consumer::HandleError`].
@@ -16,12 +19,14 @@
 pub mod broker;
 pub mod consumer;
 pub mod context;
+pub mod metrics;
 pub mod outbox;
 pub mod publisher;
 pub mod topology;
 
 pub use broker::Broker;
 pub use consumer::{run_consumer, HandleError, Handler, IncomingMessage};
+pub use metrics::MessagingMetrics;
 pub use outbox::{OutboxRelay, OutboxSignal};
 pub use publisher::{OutgoingMessage, Publisher};
 

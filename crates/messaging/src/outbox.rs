@@ -3,6 +3,7 @@
 //! nothing: the row is still pending and the relay sends it when it runs again. Rows are marked
 //! sent only after the broker confirmed them, so delivery is at-least-once; consumers de-duplicate.
 
+use crate::metrics::MessagingMetrics;
 use crate::publisher::{OutgoingMessage, Publisher};
 use printflow_contracts::messages::{Envelope, Event, EVENTS_EXCHANGE};
 use sqlx::{PgConnection, PgPool, Row};
@@ -77,6 +78,8 @@ pub struct OutboxRelay {
     signal: OutboxSignal,
     /// Poll interval when nobody wakes us (also covers rows left by a crashed process).
     poll_interval: Duration,
+    /// Counts confirmed publishes.
+    metrics: MessagingMetrics,
 }
 
 impl std::fmt::Debug for OutboxRelay {
@@ -88,13 +91,19 @@ impl std::fmt::Debug for OutboxRelay {
 const BATCH: i64 = 100;
 
 impl OutboxRelay {
-    /// A relay for `pool`'s outbox.
-    pub fn new(pool: PgPool, publisher: Arc<Publisher>, signal: OutboxSignal) -> Self {
+    /// A relay for `pool`'s outbox, counting what the broker confirmed in `metrics`.
+    pub fn new(
+        pool: PgPool,
+        publisher: Arc<Publisher>,
+        signal: OutboxSignal,
+        metrics: MessagingMetrics,
+    ) -> Self {
         OutboxRelay {
             pool,
             publisher,
             signal,
             poll_interval: Duration::from_millis(500),
+            metrics,
         }
     }
 
@@ -175,6 +184,9 @@ impl OutboxRelay {
             })
             .collect();
         let (confirmed, error) = self.publisher.publish_all(&messages).await;
+        // Counted when the broker confirmed, not when the row is marked: if marking fails the
+        // rows are published again, and that second publish is a real one too.
+        self.metrics.published(confirmed);
         for (i, span) in spans.iter().enumerate() {
             if i >= confirmed {
                 let message = error
@@ -215,7 +227,8 @@ pub enum RelayError {
     Publish(crate::MessagingError),
 }
 
-/// Pending-row statistics, for readiness and metrics.
+/// Pending-row statistics, for readiness and metrics (`printflow_outbox_pending`,
+/// `printflow_outbox_oldest_pending_age_seconds`, see [`crate::metrics`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Backlog {
     /// Rows not yet confirmed by the broker.

@@ -46,3 +46,14 @@ pub fn current_trace_id() -> Option<String> {
     let sc = cx.span().span_context().clone();
     sc.is_valid().then(|| sc.trace_id().to_string())
 }
+
+/// The trace id of the current span as 32 hex digits, only if the span is sampled (its trace is
+/// being recorded). What a metric exemplar links to: an id of a trace that was dropped by the
+/// sampler would lead nowhere.
+pub fn current_sampled_trace_id() -> Option<String> {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let cx = tracing::Span::current().context();
+    let sc = cx.span().span_context().clone();
+    (sc.is_valid() && sc.is_sampled()).then(|| sc.trace_id().to_string())
+}

@@ -11,9 +11,11 @@
 pub mod database;
 pub mod eventually;
 pub mod jaeger;
+pub mod monitoring;
 pub mod rabbit;
 
 pub use database::{fingerprint, TestDatabase};
 pub use eventually::eventually;
 pub use jaeger::{Jaeger, SpanView, TraceView};
+pub use monitoring::{Monitoring, ScrapeTarget};
 pub use rabbit::TestVhost;

@@ -6,7 +6,10 @@
 //! - [`extract`] wraps axum's extractors so a malformed body, path or query is a 400/422 JSON
 //!   error instead of axum's plain-text rejection.
 //! - [`server`] builds the common middleware stack (body limit, timeout, panic catcher, request
-//!   logging), the health routes and graceful shutdown.
+//!   logging, `GET /metrics` and the request-duration histogram), the health routes and graceful
+//!   shutdown.
+//! - [`metrics`] is the HTTP side of the metrics: the `/metrics` handler and the histogram
+//!   middleware (the registry itself is `printflow_metrics::Metrics`, one per application).
 //! - [`config`] reads settings through a trait, so tests pass a map and never touch process env.
 //! - [`client`] builds outgoing HTTP clients that always have timeouts.
 
@@ -15,6 +18,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod logging;
+pub mod metrics;
 pub mod server;
 
 pub use error::ApiError;

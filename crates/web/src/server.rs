@@ -1,6 +1,7 @@
 //! Middleware stack, health routes and graceful serving shared by the services.
 
 use crate::error::{route_not_found, ApiError};
+use crate::metrics::{serve_metrics, HttpMetrics, METRICS_PATH};
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::StatusCode;
 use axum::middleware::Next;
@@ -8,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use futures::future::BoxFuture;
+use printflow_metrics::Metrics;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,12 +35,15 @@ impl Default for Limits {
     }
 }
 
-/// Wraps a service's routes with the shared behaviour: JSON 404/405, body limit, request
-/// timeout, panic-to-500, request logging and a tracing SERVER span per request. Call it last,
-/// on the full router.
-pub fn with_common_layers(router: Router, limits: Limits) -> Router {
+/// Wraps a service's routes with the shared behaviour: `GET /metrics` (serving `metrics`, the
+/// application's registry), JSON 404/405, body limit, request timeout, panic-to-500, request
+/// logging, the request-duration histogram and a tracing SERVER span per request. Call it last,
+/// on the full router, once per application (it registers the HTTP metrics in `metrics`).
+pub fn with_common_layers(router: Router, limits: Limits, metrics: &Metrics) -> Router {
     let timeout = limits.request_timeout;
+    let http_metrics = HttpMetrics::register(metrics);
     router
+        .route(METRICS_PATH, get(serve_metrics).with_state(metrics.clone()))
         .fallback(route_not_found)
         .layer(axum::middleware::from_fn(json_method_not_allowed))
         .layer(axum::middleware::from_fn(
@@ -56,6 +61,13 @@ pub fn with_common_layers(router: Router, limits: Limits) -> Router {
             },
         ))
         .layer(axum::middleware::from_fn(log_request))
+        // Inside the SERVER span (so its exemplars name the request's trace) and around
+        // everything else (so timeouts, JSON 404/405 and caught panics are timed too); added
+        // with `Router::layer`, so it sees the matched route template.
+        .layer(axum::middleware::from_fn_with_state(
+            http_metrics,
+            crate::metrics::record_request,
+        ))
         // Outermost, so the SERVER span covers everything above (including timeouts and the
         // JSON 404/405); added with `Router::layer`, so it sees the matched route template.
         .layer(axum::middleware::from_fn(

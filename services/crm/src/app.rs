@@ -3,12 +3,16 @@
 
 use crate::config::Config;
 use crate::db::Db;
+use crate::metrics::CrmMetrics;
 use crate::routes::{router, AppState};
 use crate::status_events::StatusEventHandler;
 use anyhow::Context;
 use axum::Router;
 use printflow_messaging::topology::CRM_ORDER_STATUS_CHANGED;
-use printflow_messaging::{run_consumer, Broker, OutboxRelay, OutboxSignal, Publisher};
+use printflow_messaging::{
+    run_consumer, Broker, MessagingMetrics, OutboxRelay, OutboxSignal, Publisher,
+};
+use printflow_metrics::Metrics;
 use sqlx::postgres::PgPoolOptions;
 use std::future::Future;
 use std::sync::Arc;
@@ -30,6 +34,10 @@ pub struct Application {
     broker: Arc<Broker>,
     /// Shared with the handlers; wakes the relay after commits.
     outbox: OutboxSignal,
+    /// Order metrics, observed by the status-event consumer.
+    metrics: CrmMetrics,
+    /// Consumer and relay counters.
+    messaging_metrics: MessagingMetrics,
 }
 
 impl std::fmt::Debug for Application {
@@ -63,12 +71,19 @@ impl Application {
             .await
             .with_context(|| format!("binding {}:{}", config.http_host, config.http_port))?;
         let port = listener.local_addr()?.port();
+        // One registry per application, served at `GET /metrics`.
+        let registry = Metrics::new();
+        let messaging_metrics = MessagingMetrics::register(&registry);
+        messaging_metrics.watch_outbox(&registry, db.pool.clone());
+        let metrics = CrmMetrics::register(&registry, db.pool.clone(), config.status_limits);
         let router = router(
             AppState {
                 db: db.clone(),
                 outbox: outbox.clone(),
+                metrics: metrics.clone(),
             },
             broker.clone(),
+            &registry,
         );
         Ok(Application {
             listener,
@@ -77,6 +92,8 @@ impl Application {
             db,
             broker,
             outbox,
+            metrics,
+            messaging_metrics,
         })
     }
 
@@ -97,12 +114,17 @@ impl Application {
             self.db.pool.clone(),
             Publisher::new(self.broker.clone()),
             self.outbox.clone(),
+            self.messaging_metrics.clone(),
         );
         let relay_task = tokio::spawn(relay.run(stop.clone().cancelled_owned()));
         let consumer_task = tokio::spawn(run_consumer(
             self.broker.clone(),
             CRM_ORDER_STATUS_CHANGED,
-            Arc::new(StatusEventHandler::new(self.db.clone())),
+            Arc::new(StatusEventHandler::new(
+                self.db.clone(),
+                self.metrics.clone(),
+            )),
+            self.messaging_metrics.clone(),
             stop.clone().cancelled_owned(),
         ));
         let served = printflow_web::server::serve(self.listener, self.router, shutdown).await;

@@ -1,5 +1,6 @@
 //! Settings, read from `CRM_*` environment variables (tests pass a map instead).
 
+use crate::status_limits::StatusLimits;
 use printflow_web::config::{parse_or, string_or, ConfigError, ConfigSource};
 use std::time::Duration;
 
@@ -20,6 +21,11 @@ pub struct Config {
     /// transactions (`CRM_QUERY_TIMEOUT_MS`, default `2000`): a hung query answers 503 instead
     /// of hanging the caller (seed point 8).
     pub query_timeout: Duration,
+    /// How long an order may stay in each status before it is overdue (`CRM_STATUS_LIMITS`,
+    /// `STATUS=SECONDS,...`; unnamed statuses keep the production defaults
+    /// `NEW=300,ACCEPTED=1800,PRINTING=172800,POST_PROCESSING=7200,QUALITY_CHECK=3600,READY=86400`;
+    /// see [`crate::status_limits`]). Exposed as metrics for the overstay alerts.
+    pub status_limits: StatusLimits,
 }
 
 impl Config {
@@ -33,6 +39,14 @@ impl Config {
                 reason: "must be at least 1 (0 would disable the timeout)".into(),
             });
         }
+        let status_limits = match src.get("CRM_STATUS_LIMITS") {
+            None => StatusLimits::default(),
+            Some(raw) => StatusLimits::parse(&raw).map_err(|reason| ConfigError {
+                key: "CRM_STATUS_LIMITS".into(),
+                value: raw.clone(),
+                reason,
+            })?,
+        };
         Ok(Config {
             http_host: string_or(src, "CRM_HTTP_HOST", "127.0.0.1"),
             http_port: parse_or(src, "CRM_HTTP_PORT", 8081)?,
@@ -44,6 +58,7 @@ impl Config {
             database_max_connections: parse_or(src, "CRM_DATABASE_MAX_CONNECTIONS", 10)?,
             amqp_url: string_or(src, "CRM_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
             query_timeout: Duration::from_millis(query_timeout_ms),
+            status_limits,
         })
     }
 }
@@ -60,13 +75,21 @@ mod tests {
         assert_eq!(config.http_host, "127.0.0.1");
         assert_eq!(config.http_port, 8081);
         assert_eq!(config.query_timeout, Duration::from_millis(2000));
+        assert_eq!(config.status_limits, StatusLimits::default());
 
         let mut map: HashMap<&str, String> = HashMap::new();
         map.insert("CRM_HTTP_PORT", "0".into());
         map.insert("CRM_QUERY_TIMEOUT_MS", "250".into());
+        map.insert("CRM_STATUS_LIMITS", "NEW=1".into());
         let config = Config::from_source(&map).unwrap();
         assert_eq!(config.http_port, 0);
         assert_eq!(config.query_timeout, Duration::from_millis(250));
+        assert_eq!(
+            config
+                .status_limits
+                .get(printflow_contracts::OrderStatus::New),
+            Some(Duration::from_secs(1))
+        );
     }
 
     #[test]
@@ -77,5 +100,13 @@ mod tests {
         map.insert("CRM_QUERY_TIMEOUT_MS", "soon".into());
         let err = Config::from_source(&map).unwrap_err();
         assert_eq!(err.key, "CRM_QUERY_TIMEOUT_MS");
+
+        let mut map: HashMap<&str, String> = HashMap::new();
+        for bad in ["NEW=0", "LOST=5", "SHIPPED=60", "NEW=5m"] {
+            map.insert("CRM_STATUS_LIMITS", bad.into());
+            let err = Config::from_source(&map).unwrap_err();
+            assert_eq!(err.key, "CRM_STATUS_LIMITS", "{bad}");
+            assert!(err.to_string().contains("CRM_STATUS_LIMITS"), "{err}");
+        }
     }
 }

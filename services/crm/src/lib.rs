@@ -9,6 +9,9 @@
 //! - [`status_trace`]: the span events that record status changes, shared by the consumer and
 //!   cancellation.
 //! - [`customers`]: customer records (personal data stays here; events carry only ids).
+//! - [`metrics`]: orders per status, time in status, lead time, status-event outcomes and the
+//!   overstay gauges against the limits of [`status_limits`] (`CRM_STATUS_LIMITS`), served at
+//!   `GET /metrics`.
 //! - [`routes`], [`app`], [`config`]: the HTTP surface and process wiring.
 //!
 //! Errors: each area has its own error enum converted into `printflow_web::ApiError` at the
@@ -19,9 +22,11 @@ pub mod app;
 pub mod config;
 pub mod customers;
 pub mod db;
+pub mod metrics;
 pub mod orders;
 pub mod routes;
 pub mod status_events;
+pub mod status_limits;
 pub mod status_trace;
 
 pub use app::Application;

@@ -16,6 +16,7 @@
 //! |                        | `order.status.waiting_for_sequence`                             |
 
 use crate::status_events::EventOutcome;
+use chrono::{DateTime, Utc};
 use printflow_contracts::OrderStatus;
 use uuid::Uuid;
 
@@ -34,6 +35,12 @@ pub struct StatusChange {
     pub version: i64,
     /// Who changed it: `mes` or `crm`.
     pub source: String,
+    /// When the order entered `from` (its `status_since` before the change).
+    pub from_since: DateTime<Utc>,
+    /// When the change was applied (the new `status_since`).
+    pub at: DateTime<Utc>,
+    /// When the order was created.
+    pub created_at: DateTime<Utc>,
 }
 
 impl StatusChange {

@@ -3,12 +3,16 @@
 use crate::config::Config;
 use crate::jobs::intake::OrderIntake;
 use crate::jobs::verify::ModelVerifier;
+use crate::metrics::MesMetrics;
 use crate::routes::{self, AppState};
 use crate::scheduler::Scheduler;
 use crate::shop_client::ShopClient;
 use anyhow::Context;
 use printflow_messaging::topology::MES_ORDER_CREATED;
-use printflow_messaging::{run_consumer, Broker, OutboxRelay, OutboxSignal, Publisher};
+use printflow_messaging::{
+    run_consumer, Broker, MessagingMetrics, OutboxRelay, OutboxSignal, Publisher,
+};
+use printflow_metrics::Metrics;
 use printflow_web::server::{database_check, health_routes, with_common_layers, Check, Limits};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
@@ -35,6 +39,8 @@ pub struct Application {
     signal: OutboxSignal,
     /// The configuration it was built from.
     config: Config,
+    /// Consumer and relay counters (registered in the application's registry).
+    messaging_metrics: MessagingMetrics,
 }
 
 impl Application {
@@ -75,7 +81,12 @@ impl Application {
             ("database", database_check(pool.clone())),
             ("broker", broker_check),
         ]));
-        let router = with_common_layers(router, Limits::default());
+        // One registry per application, served at `GET /metrics`.
+        let metrics = Metrics::new();
+        let messaging_metrics = MessagingMetrics::register(&metrics);
+        messaging_metrics.watch_outbox(&metrics, pool.clone());
+        MesMetrics::register(&metrics, pool.clone());
+        let router = with_common_layers(router, Limits::default(), &metrics);
         Ok(Application {
             port,
             listener,
@@ -84,6 +95,7 @@ impl Application {
             broker,
             signal,
             config,
+            messaging_metrics,
         })
     }
 
@@ -117,6 +129,7 @@ impl Application {
             self.broker.clone(),
             MES_ORDER_CREATED,
             intake,
+            self.messaging_metrics.clone(),
             token.clone().cancelled_owned(),
         ));
 
@@ -124,6 +137,7 @@ impl Application {
             self.pool.clone(),
             Publisher::new(self.broker.clone()),
             self.signal.clone(),
+            self.messaging_metrics.clone(),
         );
         let relay = tokio::spawn(relay.run(token.clone().cancelled_owned()));
 

@@ -10,11 +10,14 @@
 //! - [`jobs::verify`]: model verification against Shop before printing (seed point 6).
 //! - [`scheduler`]: starts prints, ends timed phases, rolls simulated failures.
 //! - [`operator`], [`printers`]: operator actions (QC verdicts, retries, pause/resume).
+//! - [`metrics`]: the MES gauges (jobs per status, printer queues, paused printers), read from
+//!   the database when Prometheus scrapes `GET /metrics`.
 //! - [`routes`]: the HTTP API; [`app`]: start-up and the run loop; [`config`]: `MES_*` settings.
 
 pub mod app;
 pub mod config;
 pub mod jobs;
+pub mod metrics;
 pub mod operator;
 pub mod printers;
 pub mod production;

@@ -1,12 +1,14 @@
 //! Start-up: database pool and migrations, model store, CRM client, router, listener.
 
 use crate::config::{BuildVolume, Config};
+use crate::metrics::ShopMetrics;
 use crate::model::store::{LocalModelStore, ModelStore};
 use crate::orders::crm_client::CrmClient;
 use crate::routes;
 use axum::http::header;
 use axum::routing::{get, post};
 use axum::Router;
+use printflow_metrics::Metrics;
 use printflow_web::server::{database_check, health_routes, with_common_layers, Check, Limits};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
@@ -32,6 +34,8 @@ pub struct AppState {
     pub build_volume: BuildVolume,
     /// Statement timeout for catalog queries.
     pub search_timeout: Duration,
+    /// Catalog and design metrics (in the application's registry).
+    pub metrics: ShopMetrics,
 }
 
 /// A built, not yet running, Shop.
@@ -59,18 +63,21 @@ impl Application {
             .await?;
         crate::migrate(&pool).await?;
         let store: Arc<dyn ModelStore> = Arc::new(LocalModelStore::new(&config.model_store_dir));
+        // One registry per application, served at `GET /metrics`.
+        let metrics = Metrics::new();
         let state = AppState {
             pool,
             store,
             crm: CrmClient::new(&config.crm_url, config.crm_timeout),
             build_volume: config.build_volume,
             search_timeout: config.search_timeout,
+            metrics: ShopMetrics::register(&metrics),
         };
         let listener = TcpListener::bind((config.http_host.as_str(), config.http_port)).await?;
         let port = listener.local_addr()?.port();
         Ok(Application {
             listener,
-            router: router(state),
+            router: router(state, &metrics),
             port,
         })
     }
@@ -105,8 +112,8 @@ fn store_check(store: Arc<dyn ModelStore>) -> Check {
     })
 }
 
-/// The full router with the shared layers.
-pub fn router(state: AppState) -> Router {
+/// The full router with the shared layers (including `GET /metrics` serving `metrics`).
+pub fn router(state: AppState, metrics: &Metrics) -> Router {
     let health = health_routes(vec![
         ("database", database_check(state.pool.clone())),
         ("model_store", store_check(state.store.clone())),
@@ -142,5 +149,5 @@ pub fn router(state: AppState) -> Router {
             get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON) }),
         )
         .with_state(state);
-    with_common_layers(api.merge(health), Limits::default())
+    with_common_layers(api.merge(health), Limits::default(), metrics)
 }

@@ -12,12 +12,16 @@
 //!   through [`orders::crm_client`], with timeouts told apart from an unreachable CRM (seed
 //!   point 8).
 //!
+//! - [`metrics`]: catalog search durations and result counts, design save and edit outcomes,
+//!   served with the HTTP latency histogram at `GET /metrics`.
+//!
 //! [`app::Application`] wires it together; [`config::Config`] lists every setting.
 
 pub mod app;
 pub mod catalog;
 pub mod config;
 pub mod designs;
+pub mod metrics;
 pub mod model;
 pub mod orders;
 pub mod routes;

@@ -2,7 +2,9 @@
 
 use super::{parse_status, traced, OrderError, OrderRow, ORDER_COLUMNS};
 use crate::db::Db;
+use crate::metrics::CrmMetrics;
 use crate::status_trace::StatusChange;
+use chrono::{DateTime, Utc};
 use printflow_contracts::orders::OrderView;
 use printflow_contracts::OrderStatus;
 use tracing::field::Empty;
@@ -17,19 +19,25 @@ use uuid::Uuid;
 /// Span `order.cancel`: `order.id`, and `order.status` after the request. A cancellation emits
 /// `order.status.changed` (source `crm`, no sequence); a refusal (409) emits
 /// `order.cancel.refused` with `order.status` and `order.cancel.refusal_reason` and leaves the
-/// span OK, as the client's mistake it is.
+/// span OK, as the client's mistake it is. A cancellation is observed in `metrics` like any
+/// status change (time spent in the status left).
 #[tracing::instrument(
     name = "order.cancel",
     skip_all,
     fields(order.id = %order_id, order.status = Empty, error.type = Empty)
 )]
-pub async fn cancel_order(db: &Db, order_id: Uuid) -> Result<OrderView, OrderError> {
+pub async fn cancel_order(
+    db: &Db,
+    metrics: &CrmMetrics,
+    order_id: Uuid,
+) -> Result<OrderView, OrderError> {
     let result = traced(cancel_in_transaction(db, order_id).await);
     let span = tracing::Span::current();
     match &result {
         Ok((view, change)) => {
             span.record("order.status", view.status.as_str());
             change.emit();
+            metrics.status_changed(change);
         }
         Err(err @ OrderError::NotCancellable { status, .. }) => {
             span.record("order.status", status.as_str());
@@ -51,12 +59,13 @@ async fn cancel_in_transaction(
     order_id: Uuid,
 ) -> Result<(OrderView, StatusChange), OrderError> {
     let mut tx = db.begin().await?;
-    let current: Option<String> =
-        sqlx::query_scalar("SELECT status FROM orders WHERE id = $1 FOR UPDATE")
+    let current: Option<(String, DateTime<Utc>)> =
+        sqlx::query_as("SELECT status, status_since FROM orders WHERE id = $1 FOR UPDATE")
             .bind(order_id)
             .fetch_optional(&mut *tx)
             .await?;
-    let current = parse_status(&current.ok_or(OrderError::NotFound(order_id))?)?;
+    let (current, from_since) = current.ok_or(OrderError::NotFound(order_id))?;
+    let current = parse_status(&current)?;
     if !current.is_cancellable() {
         return Err(OrderError::NotCancellable {
             order_id,
@@ -92,6 +101,9 @@ async fn cancel_in_transaction(
         sequence: None,
         version: row.status_version,
         source: "crm".to_owned(),
+        from_since,
+        at: row.status_since,
+        created_at: row.created_at,
     };
     Ok((row.into_view()?, change))
 }

@@ -5,9 +5,11 @@ pub mod openapi;
 pub mod orders;
 
 use crate::db::Db;
+use crate::metrics::CrmMetrics;
 use axum::routing::{get, post};
 use axum::Router;
 use printflow_messaging::{Broker, OutboxSignal};
+use printflow_metrics::Metrics;
 use printflow_web::server::{database_check, health_routes, with_common_layers, Check, Limits};
 use std::sync::Arc;
 
@@ -18,10 +20,13 @@ pub struct AppState {
     pub db: Db,
     /// Wakes the outbox relay after a commit that enqueued an event.
     pub outbox: OutboxSignal,
+    /// Order metrics (status changes made by cancellation are observed here).
+    pub metrics: CrmMetrics,
 }
 
-/// Every route, with the health routes, `/openapi.json` and the common middleware.
-pub fn router(state: AppState, broker: Arc<Broker>) -> Router {
+/// Every route, with the health routes, `/openapi.json` and the common middleware (including
+/// `GET /metrics`, serving `metrics`).
+pub fn router(state: AppState, broker: Arc<Broker>, metrics: &Metrics) -> Router {
     let api = Router::new()
         .route("/orders", post(orders::create).get(orders::list))
         .route("/orders/{id}", get(orders::get))
@@ -40,5 +45,5 @@ pub fn router(state: AppState, broker: Arc<Broker>) -> Router {
         ("database", database_check(state.db.pool.clone())),
         ("broker", broker_check),
     ]);
-    with_common_layers(api.merge(health), Limits::default())
+    with_common_layers(api.merge(health), Limits::default(), metrics)
 }

@@ -70,5 +70,5 @@ pub async fn cancel(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
 ) -> Result<Json<OrderView>, ApiError> {
-    Ok(Json(cancel_order(&state.db, id).await?))
+    Ok(Json(cancel_order(&state.db, &state.metrics, id).await?))
 }

@@ -16,10 +16,13 @@
 //! Tracing: [`record_and_apply`] runs in the span `order.status.apply` (a child of the consumer's
 //! CONSUMER span). What the transaction did is reported as span events (see
 //! [`crate::status_trace`]) only after it committed, so a rolled-back change is never reported
-//! as made.
+//! as made. The metrics are observed at the same moment, for the same reason
+//! (`printflow_order_status_duration_seconds`, `printflow_order_lead_time_seconds`,
+//! `printflow_status_events_total`; see [`crate::metrics`]).
 
 use super::EventOutcome;
 use crate::db::Db;
+use crate::metrics::CrmMetrics;
 use crate::status_trace::{StatusChange, StatusIgnored, StatusPending, StatusRejection};
 use chrono::{DateTime, Utc};
 use printflow_contracts::messages::Envelope;
@@ -85,6 +88,18 @@ impl ApplyReport {
             .iter()
             .find(|(seq, _)| *seq == sequence)
             .map_or(self.received, |(_, o)| *o)
+    }
+
+    /// What `printflow_status_events_total` counts for this call: every event processed
+    /// (`applied` / `rejected`, including earlier ones whose turn came now), and the delivered
+    /// event's receipt when it was not processed (`pending`, `duplicate`, `stale`). An event that
+    /// waited therefore counts once as `pending` and once more when its turn comes.
+    pub fn counted_outcomes(&self, sequence: i64) -> Vec<EventOutcome> {
+        let mut outcomes: Vec<EventOutcome> = self.processed.iter().map(|(_, o)| *o).collect();
+        if !self.processed.iter().any(|(seq, _)| *seq == sequence) {
+            outcomes.push(self.received);
+        }
+        outcomes
     }
 }
 
@@ -155,6 +170,7 @@ fn rejections(notes: &[Note]) -> Option<String> {
 )]
 pub async fn record_and_apply(
     db: &Db,
+    metrics: &CrmMetrics,
     envelope: &Envelope<OrderStatusChanged>,
 ) -> Result<ApplyReport, ApplyError> {
     let span = tracing::Span::current();
@@ -166,6 +182,12 @@ pub async fn record_and_apply(
             );
             for note in &notes {
                 note.emit();
+                if let Note::Changed(change) = note {
+                    metrics.status_changed(change);
+                }
+            }
+            for outcome in report.counted_outcomes(envelope.data.sequence) {
+                metrics.status_event(outcome);
             }
             if let Some(reasons) = rejections(&notes) {
                 printflow_telemetry::record_error(&span, "illegal_transition", &reasons);
@@ -401,10 +423,20 @@ async fn apply_pending(
             Ok(()) => {
                 let failure_reason =
                     failure_reason(to, event.failure.as_deref(), event.detail.as_deref());
-                let version: i64 = sqlx::query_scalar(
-                    "UPDATE orders SET status = $2, status_version = status_version + 1,
+                // `previous` is the row as it was (already locked by this transaction), so the
+                // change knows how long the order was in the status it leaves.
+                let (version, from_since, at, created_at): (
+                    i64,
+                    DateTime<Utc>,
+                    DateTime<Utc>,
+                    DateTime<Utc>,
+                ) = sqlx::query_as(
+                    "UPDATE orders o SET status = $2, status_version = o.status_version + 1,
                          status_since = now(), failure_reason = $3, last_source_sequence = $4
-                     WHERE id = $1 RETURNING status_version",
+                     FROM (SELECT status_since FROM orders WHERE id = $1) AS previous
+                     WHERE o.id = $1
+                     RETURNING o.status_version, previous.status_since, o.status_since,
+                               o.created_at",
                 )
                 .bind(order_id)
                 .bind(to.as_str())
@@ -438,6 +470,9 @@ async fn apply_pending(
                     sequence: Some(event.sequence),
                     version,
                     source: event.source,
+                    from_since,
+                    at,
+                    created_at,
                 }));
                 current = to;
             }
@@ -603,6 +638,30 @@ mod tests {
     }
 
     #[test]
+    fn every_processed_event_and_an_unprocessed_receipt_are_counted() {
+        // Sequence 2 arrived after 3 had been waiting: both applied now.
+        let gap_filled = ApplyReport {
+            received: EventOutcome::Pending,
+            processed: vec![(2, EventOutcome::Applied), (3, EventOutcome::Rejected)],
+        };
+        assert_eq!(
+            gap_filled.counted_outcomes(2),
+            vec![EventOutcome::Applied, EventOutcome::Rejected]
+        );
+        // Sequence 5 arrived ahead of a gap: it waits.
+        let waiting = ApplyReport {
+            received: EventOutcome::Pending,
+            processed: Vec::new(),
+        };
+        assert_eq!(waiting.counted_outcomes(5), vec![EventOutcome::Pending]);
+        let repeat = ApplyReport {
+            received: EventOutcome::Stale,
+            processed: Vec::new(),
+        };
+        assert_eq!(repeat.counted_outcomes(1), vec![EventOutcome::Stale]);
+    }
+
+    #[test]
     fn notes_report_processed_sequences_and_rejections() {
         let order_id = Uuid::now_v7();
         let notes = vec![
@@ -613,6 +672,9 @@ mod tests {
                 sequence: Some(1),
                 version: 2,
                 source: "mes".into(),
+                from_since: chrono::Utc::now(),
+                at: chrono::Utc::now(),
+                created_at: chrono::Utc::now(),
             }),
             Note::Rejected(StatusRejection {
                 order_id,

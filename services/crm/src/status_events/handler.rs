@@ -8,6 +8,7 @@
 
 use super::apply::{record_and_apply, ApplyError};
 use crate::db::Db;
+use crate::metrics::CrmMetrics;
 use printflow_contracts::messages::{decode, DecodeError};
 use printflow_contracts::OrderStatusChanged;
 use printflow_messaging::{HandleError, Handler, IncomingMessage};
@@ -20,12 +21,14 @@ const MAX_REASON_CHARS: usize = 300;
 pub struct StatusEventHandler {
     /// Where orders live.
     db: Db,
+    /// Where applied changes and event outcomes are observed.
+    metrics: CrmMetrics,
 }
 
 impl StatusEventHandler {
-    /// A handler writing to `db`.
-    pub fn new(db: Db) -> Self {
-        StatusEventHandler { db }
+    /// A handler writing to `db` and observing in `metrics`.
+    pub fn new(db: Db, metrics: CrmMetrics) -> Self {
+        StatusEventHandler { db, metrics }
     }
 }
 
@@ -36,7 +39,7 @@ impl Handler for StatusEventHandler {
         // reason instead of redelivering them forever.
         let envelope = decode::<OrderStatusChanged>(&msg.body)
             .map_err(|e| HandleError::Poison(poison_reason(&e)))?;
-        match record_and_apply(&self.db, &envelope).await {
+        match record_and_apply(&self.db, &self.metrics, &envelope).await {
             Ok(_) => Ok(()),
             Err(e @ ApplyError::Database(_)) => Err(HandleError::Transient(e.to_string())),
             // Ids, sequences and a clipped source only: nothing personal to redact.

@@ -11,9 +11,14 @@
 //! adds the event `catalog.search.empty`; a rejected parameter records
 //! `catalog.search.rejected_field` and the event `catalog.search.rejected` (the client's mistake,
 //! so not ERROR); a timeout or database failure marks the span ERROR.
+//!
+//! The same function observes `printflow_catalog_search_duration_seconds{outcome}` (`ok`,
+//! `empty`, `rejected`, `failed`; exemplar: the span's trace) and, for answered searches,
+//! `printflow_catalog_search_results` (the total matches).
 
 use super::product::{Product, CATEGORIES, PRODUCT_COLUMNS};
 use super::{traced, with_statement_timeout, CatalogError};
+use crate::metrics::{SearchOutcome, ShopMetrics};
 use crate::model::material::Material;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Postgres, QueryBuilder};
@@ -319,10 +324,12 @@ struct Row {
 }
 
 /// Validates and runs one search request inside the `catalog.search` span (see the module
-/// docs for what it records).
+/// docs for what it records), and observes it in `metrics`
+/// (`printflow_catalog_search_duration_seconds{outcome}`, `printflow_catalog_search_results`).
 pub async fn search_products(
     pool: &PgPool,
     timeout: Duration,
+    metrics: &ShopMetrics,
     raw: &RawSearchParams,
 ) -> Result<SearchPage, CatalogError> {
     let span = tracing::info_span!(
@@ -345,10 +352,12 @@ pub async fn search_products(
     );
     traced(span, async move {
         let span = tracing::Span::current();
+        let received = Instant::now();
         let query = match SearchQuery::parse(raw) {
             Ok(query) => query,
             Err(err) => {
                 record_rejection(&span, raw, &err);
+                metrics.search(SearchOutcome::Rejected, received.elapsed(), None);
                 return Err(err);
             }
         };
@@ -359,8 +368,17 @@ pub async fn search_products(
             "catalog.search.duration_ms",
             started.elapsed().as_secs_f64() * 1000.0,
         );
-        if let Ok(page) = &result {
-            record_page(&span, page);
+        match &result {
+            Ok(page) => {
+                record_page(&span, page);
+                let outcome = if page.items.is_empty() {
+                    SearchOutcome::Empty
+                } else {
+                    SearchOutcome::Ok
+                };
+                metrics.search(outcome, received.elapsed(), Some(page.total));
+            }
+            Err(_) => metrics.search(SearchOutcome::Failed, received.elapsed(), None),
         }
         result
     })

@@ -18,6 +18,7 @@ use super::parameters::{
 };
 use super::repo::{self, Design};
 use super::DesignError;
+use crate::metrics::ShopMetrics;
 use crate::model::material::Material;
 use serde_json::Value;
 use sqlx::PgPool;
@@ -357,9 +358,13 @@ fn emit_operation_events(entries: &[repo::EditLogEntry]) {
     }
 }
 
-/// Handles `POST /designs/{id}/edits` with its JSON body, in the span `design.edit`.
+/// Handles `POST /designs/{id}/edits` with its JSON body, in the span `design.edit`, and counts
+/// it in `printflow_design_edits_total{outcome}`: `accepted` when applied, `rejected` when the
+/// request or one of its operations was refused (the span's `design.edit.accepted`). Unknown
+/// designs and database failures are neither.
 pub async fn edit_request(
     pool: &PgPool,
+    metrics: &ShopMetrics,
     design_id: Uuid,
     body: &Value,
 ) -> Result<Design, DesignError> {
@@ -391,6 +396,13 @@ pub async fn edit_request(
             span.record("design.edit.accepted", false);
             span.record("design.edit.rejected_field", field.as_str());
             printflow_telemetry::record_error(&span, "edit_rejected", message);
+        }
+        match &result {
+            Ok(_) => metrics.design_edited(true),
+            Err(DesignError::Validation { .. } | DesignError::EditRejected { .. }) => {
+                metrics.design_edited(false)
+            }
+            Err(_) => {}
         }
         result
     })

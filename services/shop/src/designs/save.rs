@@ -20,6 +20,7 @@ use super::parameters::{DesignParameters, Shape};
 use super::repo::{self, NewVersion, VersionMeta};
 use super::DesignError;
 use crate::config::BuildVolume;
+use crate::metrics::ShopMetrics;
 use crate::model::material::{estimate, MaterialEstimate};
 use crate::model::mesh::{
     box_mesh, cylinder_mesh, Mesh, MeshDefect, MeshReport, CYLINDER_SEGMENTS,
@@ -90,11 +91,14 @@ fn record_failed(span: &tracing::Span, reason: &str) {
     span.record("design.save.failure_reason", reason);
 }
 
-/// Saves the current draft of `design_id` as a new version, in the span `design.save`.
+/// Saves the current draft of `design_id` as a new version, in the span `design.save`, and
+/// counts the attempt in `printflow_design_saves_total{outcome}`: `ok`, or `failed` for any
+/// failure (invalid model, model store, database); an unknown design is no save attempt.
 pub async fn save_version(
     pool: &PgPool,
     store: &dyn ModelStore,
     build: &BuildVolume,
+    metrics: &ShopMetrics,
     design_id: Uuid,
 ) -> Result<VersionMeta, DesignError> {
     let span = tracing::info_span!(
@@ -111,7 +115,13 @@ pub async fn save_version(
         design.estimated_print_seconds = Empty,
         error.type = Empty,
     );
-    super::traced(span, save_draft(pool, store, build, design_id)).await
+    let result = super::traced(span, save_draft(pool, store, build, design_id)).await;
+    match &result {
+        Ok(_) => metrics.design_saved(true),
+        Err(DesignError::NotFound(_)) => {}
+        Err(_) => metrics.design_saved(false),
+    }
+    result
 }
 
 async fn save_draft(

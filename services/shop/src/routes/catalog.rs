@@ -13,7 +13,7 @@ pub async fn search_products(
     Query(raw): Query<RawSearchParams>,
 ) -> Result<Json<SearchPage>, ApiError> {
     Ok(Json(
-        search::search_products(&state.pool, state.search_timeout, &raw).await?,
+        search::search_products(&state.pool, state.search_timeout, &state.metrics, &raw).await?,
     ))
 }
 

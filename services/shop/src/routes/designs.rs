@@ -42,7 +42,9 @@ pub async fn edit(
     Path(id): Path<Uuid>,
     Json(body): Json<Value>,
 ) -> Result<Json<Design>, ApiError> {
-    Ok(Json(edits::edit_request(&state.pool, id, &body).await?))
+    Ok(Json(
+        edits::edit_request(&state.pool, &state.metrics, id, &body).await?,
+    ))
 }
 
 /// `GET /designs/{id}/edits` -> every logged edit operation.
@@ -58,8 +60,14 @@ pub async fn save_version(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
 ) -> Result<(StatusCode, Json<VersionMeta>), ApiError> {
-    let meta =
-        save::save_version(&state.pool, state.store.as_ref(), &state.build_volume, id).await?;
+    let meta = save::save_version(
+        &state.pool,
+        state.store.as_ref(),
+        &state.build_volume,
+        &state.metrics,
+        id,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(meta)))
 }
 

@@ -66,22 +66,52 @@ pub async fn mes_db() -> TestDatabase {
 }
 
 fn settings(pairs: &[(&'static str, String)]) -> HashMap<&'static str, String> {
+    // Later pairs win, so overrides replace defaults.
     pairs.iter().cloned().collect()
+}
+
+/// The port of a `http://127.0.0.1:<port>` URL.
+pub fn port_of(url: &str) -> u16 {
+    url.rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("url with a port")
 }
 
 impl Stack {
     /// Starts CRM, then Shop (pointing at CRM), then MES (pointing at Shop), all on `amqp_url`.
     /// MES runs at a tiny time scale so an order is shipped within a few seconds.
     pub async fn start(amqp_url: &str) -> Stack {
+        Stack::start_with(amqp_url, &[]).await
+    }
+
+    /// Like [`Stack::start`], with extra settings; each goes to the service its prefix names
+    /// (`CRM_…`, `SHOP_…`, `MES_…`).
+    pub async fn start_with(amqp_url: &str, overrides: &[(&'static str, String)]) -> Stack {
+        let extra = |prefix: &str| -> Vec<(&'static str, String)> {
+            overrides
+                .iter()
+                .filter(|(k, _)| k.starts_with(prefix))
+                .cloned()
+                .collect()
+        };
+        let with = |base: Vec<(&'static str, String)>, prefix: &str| {
+            let mut all = base;
+            all.extend(extra(prefix));
+            settings(&all)
+        };
         let stop = CancellationToken::new();
         let mut tasks = Vec::new();
         let (crm_db, shop_db, mes_db) = tokio::join!(crm_db(), shop_db(), mes_db());
 
-        let crm_cfg = printflow_crm::config::Config::from_source(&settings(&[
-            ("CRM_HTTP_PORT", "0".into()),
-            ("CRM_DATABASE_URL", crm_db.url.clone()),
-            ("CRM_AMQP_URL", amqp_url.to_owned()),
-        ]))
+        let crm_cfg = printflow_crm::config::Config::from_source(&with(
+            vec![
+                ("CRM_HTTP_PORT", "0".into()),
+                ("CRM_DATABASE_URL", crm_db.url.clone()),
+                ("CRM_AMQP_URL", amqp_url.to_owned()),
+            ],
+            "CRM_",
+        ))
         .expect("crm config");
         let crm = printflow_crm::app::Application::build(crm_cfg)
             .await
@@ -96,12 +126,15 @@ impl Stack {
 
         let model_dir =
             std::env::temp_dir().join(format!("printflow-e2e-{}", uuid::Uuid::new_v4()));
-        let shop_cfg = printflow_shop::config::Config::from_source(&settings(&[
-            ("SHOP_HTTP_PORT", "0".into()),
-            ("SHOP_DATABASE_URL", shop_db.url.clone()),
-            ("SHOP_MODEL_STORE_DIR", model_dir.display().to_string()),
-            ("SHOP_CRM_URL", crm_url.clone()),
-        ]))
+        let shop_cfg = printflow_shop::config::Config::from_source(&with(
+            vec![
+                ("SHOP_HTTP_PORT", "0".into()),
+                ("SHOP_DATABASE_URL", shop_db.url.clone()),
+                ("SHOP_MODEL_STORE_DIR", model_dir.display().to_string()),
+                ("SHOP_CRM_URL", crm_url.clone()),
+            ],
+            "SHOP_",
+        ))
         .expect("shop config");
         let shop = printflow_shop::app::Application::build(shop_cfg)
             .await
@@ -114,15 +147,18 @@ impl Stack {
                 .expect("shop runs");
         }));
 
-        let mes_cfg = printflow_mes::config::Config::from_source(&settings(&[
-            ("MES_HTTP_PORT", "0".into()),
-            ("MES_DATABASE_URL", mes_db.url.clone()),
-            ("MES_AMQP_URL", amqp_url.to_owned()),
-            ("MES_SHOP_URL", shop_url.clone()),
-            ("MES_PRINTERS", "3".into()),
-            ("MES_TIME_SCALE", "0.00002".into()),
-            ("MES_TICK_MS", "25".into()),
-        ]))
+        let mes_cfg = printflow_mes::config::Config::from_source(&with(
+            vec![
+                ("MES_HTTP_PORT", "0".into()),
+                ("MES_DATABASE_URL", mes_db.url.clone()),
+                ("MES_AMQP_URL", amqp_url.to_owned()),
+                ("MES_SHOP_URL", shop_url.clone()),
+                ("MES_PRINTERS", "3".into()),
+                ("MES_TIME_SCALE", "0.00002".into()),
+                ("MES_TICK_MS", "25".into()),
+            ],
+            "MES_",
+        ))
         .expect("mes config");
         let mes = printflow_mes::app::Application::build(mes_cfg)
             .await
