@@ -158,6 +158,9 @@ async fn one_order_is_one_trace_across_shop_crm_mes_and_rabbitmq() {
             t.named("process crm.order_status_changed", Some("crm-api"))
                 .len()
                 >= 6
+                && t.named("publish order.status_changed", Some("mes-api"))
+                    .len()
+                    >= 6
         },
     )
     .await;
