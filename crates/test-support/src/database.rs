@@ -105,7 +105,26 @@ async fn ensure_template(admin: &mut PgConnection, template: &str, migrate: Migr
             .expect("connect to template");
         migrate(&pool).await.expect("migrate template");
         pool.close().await;
-        admin
+        // A closed connection's server process can still be exiting, and PostgreSQL refuses to
+        // rename (or copy) a database that has a session: wait until it has none.
+        let building_name = building.clone();
+        let admin_ref = &mut *admin;
+        let mut idle = false;
+        for _ in 0..200 {
+            let sessions: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = $1")
+                    .bind(&building_name)
+                    .fetch_one(&mut *admin_ref)
+                    .await
+                    .expect("count template sessions");
+            if sessions == 0 {
+                idle = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(idle, "template {building} still has sessions after 10 s");
+        admin_ref
             .execute(format!(r#"ALTER DATABASE "{building}" RENAME TO "{template}""#).as_str())
             .await
             .expect("publish template");
