@@ -105,10 +105,19 @@ async fn ensure_template(admin: &mut PgConnection, template: &str, migrate: Migr
             .expect("connect to template");
         migrate(&pool).await.expect("migrate template");
         pool.close().await;
-        // A closed connection's server process can still be exiting, and PostgreSQL refuses to
-        // rename (or copy) a database that has a session: wait until it has none.
+        // PostgreSQL refuses to rename (or copy) a database that has a session. `close` does not
+        // always catch a connection that was on its way back to the pool when it was called, so
+        // end any session still on the build (it is ours alone), then wait until none is left.
         let building_name = building.clone();
         let admin_ref = &mut *admin;
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(&building_name)
+        .execute(&mut *admin_ref)
+        .await
+        .expect("end sessions on the template build");
         let mut idle = false;
         for _ in 0..200 {
             let sessions: i64 =
