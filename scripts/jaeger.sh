@@ -255,21 +255,9 @@ cmd_down() {
     log "stopping Jaeger (pid $pid)"
     # SIGTERM: the collector shuts down its pipelines and closes storage
     # (Badger flushes to disk).
-    kill -TERM "$pid" 2>/dev/null || true
     local start_us
     start_us=$(now_us)
-    while pgid_alive "$pid"; do
-        if (($(now_us) - start_us >= STOP_DEADLINE * 1000000)); then
-            warn "Jaeger (pid $pid) did not stop within ${STOP_DEADLINE}s; sending SIGKILL"
-            kill -KILL -- "-$pid" 2>/dev/null || true
-            break
-        fi
-        sleep "$POLL_INTERVAL"
-    done
-    local tries=10
-    while ((tries-- > 0)) && pgid_alive "$pid"; do
-        sleep "$POLL_INTERVAL"
-    done
+    stop_process_group "$pid" "$STOP_DEADLINE" Jaeger
     rm -f -- "$JAEGER_PID" "$JAEGER_STORAGE_FILE"
     log "Jaeger stopped in $(elapsed_since "$start_us")"
 }

@@ -324,23 +324,16 @@ pgid_alive() {
     return 1
 }
 
-# rmq_stop PIDFILE DEADLINE_SECONDS: graceful stop, escalating to KILL.
-# SIGTERM to the wrapper script makes it forward TERM to the Erlang VM,
-# which RabbitMQ handles as a clean shutdown (flushes queues to disk).
-rmq_stop() {
-    local pidfile=$1 deadline_s=$2 pid
-    pid="$(rmq_read_pid "$pidfile")" || {
-        rm -f -- "$pidfile"
-        return 0
-    }
+# stop_process_group PID DEADLINE_SECONDS WHAT: SIGTERM to the leader, wait for the
+# whole process group to exit (so data dirs and ports are really released when we
+# return), SIGKILL the group after the deadline. Prints nothing on a clean stop.
+stop_process_group() {
+    local pid=$1 deadline_s=$2 what=$3 start_us
     kill -TERM "$pid" 2>/dev/null || true
-    local start_us
     start_us=$(now_us)
-    # Wait for the whole process group (wrapper + beam.smp), not just the
-    # wrapper, so the data dir is really released when we return.
     while pgid_alive "$pid"; do
         if (($(now_us) - start_us >= deadline_s * 1000000)); then
-            warn "RabbitMQ (pgid $pid) did not stop within ${deadline_s}s; sending SIGKILL"
+            warn "$what (pgid $pid) did not stop within ${deadline_s}s; sending SIGKILL"
             kill -KILL -- "-$pid" 2>/dev/null || true
             break
         fi
@@ -351,5 +344,17 @@ rmq_stop() {
     while ((tries-- > 0)) && pgid_alive "$pid"; do
         sleep "$POLL_INTERVAL"
     done
+}
+
+# rmq_stop PIDFILE DEADLINE_SECONDS: graceful stop, escalating to KILL.
+# SIGTERM to the wrapper script makes it forward TERM to the Erlang VM,
+# which RabbitMQ handles as a clean shutdown (flushes queues to disk).
+rmq_stop() {
+    local pidfile=$1 deadline_s=$2 pid
+    pid="$(rmq_read_pid "$pidfile")" || {
+        rm -f -- "$pidfile"
+        return 0
+    }
+    stop_process_group "$pid" "$deadline_s" RabbitMQ
     rm -f -- "$pidfile"
 }

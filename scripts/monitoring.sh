@@ -352,21 +352,9 @@ stop_instance() {
         return 0
     fi
     log "stopping $what (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
     local start_us
     start_us=$(now_us)
-    while pgid_alive "$pid"; do
-        if (($(now_us) - start_us >= STOP_DEADLINE * 1000000)); then
-            warn "$what (pid $pid) did not stop within ${STOP_DEADLINE}s; sending SIGKILL"
-            kill -KILL -- "-$pid" 2>/dev/null || true
-            break
-        fi
-        sleep "$POLL_INTERVAL"
-    done
-    local tries=10
-    while ((tries-- > 0)) && pgid_alive "$pid"; do
-        sleep "$POLL_INTERVAL"
-    done
+    stop_process_group "$pid" "$STOP_DEADLINE" "$what"
     rm -f -- "$pidfile"
     log "$what stopped in $(elapsed_since "$start_us")"
 }
