@@ -59,25 +59,7 @@ MONITORING_SH="$ROOT/scripts/monitoring.sh"
 # take our ports. A policy-rc.d that exits 101 is the standard Debian way
 # to tell invoke-rc.d/deb-systemd-invoke "do not start services now".
 install_packages() {
-    local p missing=0
-    for p in "${PACKAGES[@]}"; do
-        pkg_installed "$p" || missing=1
-    done
-    if ((missing == 0)); then
-        log "packages already installed: ${PACKAGES[*]}"
-        return 0
-    fi
-    local policy=/usr/sbin/policy-rc.d
-    if [[ ! -e "$policy" ]]; then
-        printf '#!/bin/sh\n# temporary, from printflow scripts/infra.sh install\nexit 101\n' >"$policy"
-        chmod 0755 "$policy"
-        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-    fi
-    apt_install "${PACKAGES[@]}"
-    if grep -q 'printflow scripts/infra.sh' "$policy" 2>/dev/null; then
-        rm -f "$policy"
-        trap - EXIT
-    fi
+    apt_install_no_start "scripts/infra.sh install" "${PACKAGES[@]}"
 }
 
 # Make sure the packaged default instances are neither running nor started

@@ -140,6 +140,34 @@ apt_install() {
     apt-get install -y -qq --no-install-recommends "${todo[@]}" >/dev/null
 }
 
+# apt_install_no_start TAG PKG...: like apt_install, but the packages' postinst may not
+# start their default instances (they would take our ports, listening on every interface):
+# a temporary policy-rc.d that exits 101 is Debian's standard way to tell invoke-rc.d
+# "do not start services now". TAG names the caller in that file, so only our own copy is
+# removed afterwards.
+apt_install_no_start() {
+    local tag=$1 p missing=0
+    shift
+    for p in "$@"; do
+        pkg_installed "$p" || missing=1
+    done
+    if ((missing == 0)); then
+        log "packages already installed: $*"
+        return 0
+    fi
+    local policy=/usr/sbin/policy-rc.d
+    if [[ ! -e "$policy" ]]; then
+        printf '#!/bin/sh\n# temporary, from printflow %s\nexit 101\n' "$tag" >"$policy"
+        chmod 0755 "$policy"
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
+    apt_install "$@"
+    if grep -q "printflow $tag" "$policy" 2>/dev/null; then
+        rm -f "$policy"
+        trap - EXIT
+    fi
+}
+
 # Vars that must survive a sudo re-exec (sudo resets the environment).
 PRINTFLOW_ENV_VARS="PRINTFLOW_DATA_DIR,PG_PORT,PG_USER,PG_PASSWORD,RABBITMQ_PORT,RABBITMQ_MANAGEMENT_PORT,RABBITMQ_PROMETHEUS_PORT,POLL_INTERVAL"
 

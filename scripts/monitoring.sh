@@ -78,26 +78,7 @@ STOP_DEADLINE=30
 # Like infra.sh: a policy-rc.d that exits 101 keeps the packages' postinst (invoke-rc.d
 # prometheus start) from starting Debian's default instances on *:9090 / *:9093.
 install_packages() {
-    local p missing=0
-    for p in "${PACKAGES[@]}"; do
-        pkg_installed "$p" || missing=1
-    done
-    if ((missing == 0)); then
-        log "packages already installed: ${PACKAGES[*]}"
-        return 0
-    fi
-    local policy=/usr/sbin/policy-rc.d
-    if [[ ! -e "$policy" ]]; then
-        printf '#!/bin/sh\n# temporary, from printflow scripts/monitoring.sh install\nexit 101\n' >"$policy"
-        chmod 0755 "$policy"
-        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-    fi
-    # --no-install-recommends (in apt_install) also skips prometheus-node-exporter.
-    apt_install "${PACKAGES[@]}"
-    if grep -q 'printflow scripts/monitoring.sh' "$policy" 2>/dev/null; then
-        rm -f "$policy"
-        trap - EXIT
-    fi
+    apt_install_no_start "scripts/monitoring.sh install" "${PACKAGES[@]}"
 }
 
 # Debian's instances (if a previous install or a boot started them) would hold our ports
