@@ -30,6 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub mod scrape;
+pub mod snapshot;
 
 pub use prometheus_client;
 

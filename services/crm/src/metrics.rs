@@ -23,13 +23,14 @@ use crate::status_events::EventOutcome;
 use crate::status_limits::StatusLimits;
 use crate::status_trace::StatusChange;
 use printflow_contracts::OrderStatus;
+use printflow_metrics::snapshot::snapshot_transaction;
 use printflow_metrics::{buckets, trace_exemplar, GaugeF64, Metrics, TraceExemplar};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::exemplar::HistogramWithExemplars;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::PgPool;
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -37,10 +38,6 @@ use uuid::Uuid;
 /// `printflow_order_overdue_age_seconds`: enough to name the worst cases in an alert, few enough
 /// to keep the series count bounded however many orders are late.
 pub const OVERDUE_ORDERS_SHOWN: i64 = 5;
-
-/// Server-side deadline of the scrape queries, below the refresh deadline
-/// ([`printflow_metrics::REFRESH_TIMEOUT`]) so PostgreSQL cancels a slow one itself.
-const SCRAPE_STATEMENT_TIMEOUT_MS: u32 = 1_500;
 
 /// `status` label.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -348,22 +345,6 @@ async fn read(pool: &PgPool, limits: &StatusLimits) -> Result<Snapshot, sqlx::Er
             .collect(),
         overdue,
     })
-}
-
-/// A read-only snapshot transaction with a server-side statement deadline.
-async fn snapshot_transaction(
-    pool: &PgPool,
-) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(&format!(
-        "SET LOCAL statement_timeout = {SCRAPE_STATEMENT_TIMEOUT_MS}"
-    ))
-    .execute(&mut *tx)
-    .await?;
-    Ok(tx)
 }
 
 #[cfg(test)]

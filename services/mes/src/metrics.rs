@@ -11,17 +11,13 @@
 //! relay, outbox backlog) come from `printflow_messaging::metrics`.
 
 use printflow_contracts::OrderStatus;
+use printflow_metrics::snapshot::snapshot_transaction;
 use printflow_metrics::Metrics;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::PgPool;
 use std::collections::HashMap;
-
-/// Server-side deadline of the scrape queries, below the refresh deadline
-/// ([`printflow_metrics::REFRESH_TIMEOUT`]) so PostgreSQL cancels a slow one itself instead of
-/// leaving it running on a connection the pool gets back.
-const SCRAPE_STATEMENT_TIMEOUT_MS: u32 = 1_500;
 
 /// `status` label.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -115,22 +111,6 @@ impl MesMetrics {
         }
         self.paused.set(snapshot.paused);
     }
-}
-
-/// A read-only snapshot transaction with a server-side statement deadline.
-async fn snapshot_transaction(
-    pool: &PgPool,
-) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(&format!(
-        "SET LOCAL statement_timeout = {SCRAPE_STATEMENT_TIMEOUT_MS}"
-    ))
-    .execute(&mut *tx)
-    .await?;
-    Ok(tx)
 }
 
 /// Reads everything the gauges show, in one snapshot.
