@@ -14,27 +14,9 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-/// The outbox table, created by each service that publishes (run from its migrate step).
-pub const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS outbox (
-    id           BIGSERIAL PRIMARY KEY,
-    message_id   UUID        NOT NULL UNIQUE,
-    exchange     TEXT        NOT NULL,
-    routing_key  TEXT        NOT NULL,
-    payload      JSONB       NOT NULL,
-    headers      JSONB       NOT NULL DEFAULT '{}'::jsonb,
-    created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
-    sent_at      TIMESTAMPTZ,
-    attempts     INT         NOT NULL DEFAULT 0,
-    last_error   TEXT
-);
-CREATE INDEX IF NOT EXISTS outbox_pending_idx ON outbox (id) WHERE sent_at IS NULL;
-"#;
-
-/// Creates the outbox table if it does not exist.
-pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::Error> {
-    sqlx::raw_sql(SCHEMA).execute(pool).await.map(|_| ())
-}
+/// The outbox table as a migration (`crates/messaging/migrations`), run by each service that
+/// publishes together with its own migrations (see `printflow_runtime::schema::Schema`).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
 /// Writes `event` to the outbox inside the caller's transaction (pass `&mut *tx`). The current
 /// context's headers (see [`crate::context`]) are stored with it.

@@ -1,12 +1,23 @@
 //! Process-wide set-up: propagators, tracer provider, `tracing` subscriber.
 
 use crate::log_format::WithTraceIds;
+use crate::settings::{
+    ExporterSettings, OtlpProtocol, ParentBasedRoot, SamplerSetting, TelemetrySettings,
+};
 use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::KeyValue;
+use opentelemetry_otlp::{
+    ExporterBuildError, Protocol, SpanExporter, WithExportConfig, WithHttpConfig,
+};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
-use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
+use opentelemetry_sdk::resource::TelemetryResourceDetector;
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider,
+};
 use opentelemetry_sdk::Resource;
+use printflow_config::{ConfigError, ConfigSource};
+use std::collections::HashMap;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
@@ -52,51 +63,102 @@ fn shutdown_provider(provider: SdkTracerProvider) {
     }
 }
 
-fn env_flag(name: &str) -> bool {
-    std::env::var(name)
-        .map(|v| v.trim().eq_ignore_ascii_case("true"))
-        .unwrap_or(false)
-}
-
-/// The resource: `service.name` (from `OTEL_SERVICE_NAME`, else `default_service_name`),
-/// `service.version`, a fresh `service.instance.id` per process, `deployment.environment.name`
-/// (default `local`) and anything in `OTEL_RESOURCE_ATTRIBUTES`.
-fn resource(default_service_name: &'static str, version: &'static str) -> Resource {
-    let mut builder = Resource::builder();
-    if std::env::var("OTEL_SERVICE_NAME").map_or(true, |v| v.is_empty()) {
-        builder = builder.with_service_name(default_service_name);
-    }
-    let from_env = std::env::var("OTEL_RESOURCE_ATTRIBUTES").unwrap_or_default();
-    let mut attrs = vec![
-        KeyValue::new("service.version", version),
-        KeyValue::new("service.instance.id", uuid::Uuid::new_v4().to_string()),
-    ];
-    if !from_env.contains("deployment.environment.name") {
+/// The resource: `service.name` (see [`TelemetrySettings::service_name_or`]), `service.version`,
+/// a fresh `service.instance.id` per process, `deployment.environment.name` (default `local`),
+/// the SDK's `telemetry.sdk.*` and everything in `OTEL_RESOURCE_ATTRIBUTES`.
+fn resource(
+    settings: &TelemetrySettings,
+    default_service_name: &str,
+    version: &'static str,
+) -> Resource {
+    let mut attrs: Vec<KeyValue> = settings
+        .resource_attributes
+        .iter()
+        .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+        .collect();
+    attrs.push(KeyValue::new("service.version", version));
+    attrs.push(KeyValue::new(
+        "service.instance.id",
+        uuid::Uuid::new_v4().to_string(),
+    ));
+    if !settings
+        .resource_attributes
+        .iter()
+        .any(|(k, _)| k == "deployment.environment.name")
+    {
         attrs.push(KeyValue::new("deployment.environment.name", "local"));
     }
-    builder.with_attributes(attrs).build()
+    // `builder_empty`: the default builder would read OTEL_SERVICE_NAME and
+    // OTEL_RESOURCE_ATTRIBUTES from the process environment behind the source's back.
+    Resource::builder_empty()
+        .with_detector(Box::new(TelemetryResourceDetector))
+        .with_attributes(attrs)
+        .with_service_name(settings.service_name_or(default_service_name))
+        .build()
 }
 
-/// Sets up telemetry for a service binary:
+fn sampler(setting: SamplerSetting) -> Sampler {
+    let root = |root: ParentBasedRoot| match root {
+        ParentBasedRoot::AlwaysOn => Sampler::AlwaysOn,
+        ParentBasedRoot::AlwaysOff => Sampler::AlwaysOff,
+        ParentBasedRoot::Ratio(r) => Sampler::TraceIdRatioBased(r),
+    };
+    match setting {
+        SamplerSetting::AlwaysOn => Sampler::AlwaysOn,
+        SamplerSetting::AlwaysOff => Sampler::AlwaysOff,
+        SamplerSetting::Ratio(r) => Sampler::TraceIdRatioBased(r),
+        SamplerSetting::ParentBased(r) => Sampler::ParentBased(Box::new(root(r))),
+    }
+}
+
+/// The OTLP exporter with protocol, endpoint, timeout and (over HTTP) headers passed explicitly
+/// (see [`crate::settings`] for what the SDK still reads from the process environment).
+fn exporter(settings: &ExporterSettings) -> Result<SpanExporter, ExporterBuildError> {
+    match settings.protocol {
+        OtlpProtocol::HttpProtobuf => SpanExporter::builder()
+            .with_http()
+            .with_protocol(Protocol::HttpBinary)
+            .with_endpoint(settings.endpoint.clone())
+            .with_timeout(settings.timeout)
+            .with_headers(settings.headers.iter().cloned().collect::<HashMap<_, _>>())
+            .build(),
+        OtlpProtocol::Grpc => SpanExporter::builder()
+            .with_tonic()
+            .with_protocol(Protocol::Grpc)
+            .with_endpoint(settings.endpoint.clone())
+            .with_timeout(settings.timeout)
+            .build(),
+    }
+}
+
+/// Sets up telemetry for a service binary, reading its settings from `src` (see
+/// [`TelemetrySettings`]):
 ///
 /// - W3C TraceContext + Baggage as the global propagator (always, so context passes through a
 ///   service even when its own SDK is disabled);
 /// - unless `OTEL_SDK_DISABLED=true`: a tracer provider exporting over OTLP (`grpc` or
-///   `http/protobuf` per `OTEL_EXPORTER_OTLP_PROTOCOL`, endpoint per
-///   `OTEL_EXPORTER_OTLP_ENDPOINT`), batching with a bounded queue (`OTEL_BSP_*`), sampling per
-///   `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`;
+///   `http/protobuf`), batching with a bounded queue, sampling per `OTEL_TRACES_SAMPLER`;
 /// - the `tracing` subscriber: `RUST_LOG` filter (default `info`), text or JSON (`LOG_FORMAT=json`)
 ///   log lines with `trace_id` / `span_id`, and the OpenTelemetry layer.
-pub fn init(default_service_name: &'static str, version: &'static str) -> TelemetryGuard {
+///
+/// A setting that does not parse is an error naming the variable, as for every other setting.
+pub fn init(
+    src: &dyn ConfigSource,
+    default_service_name: &'static str,
+    version: &'static str,
+) -> Result<TelemetryGuard, ConfigError> {
+    let settings = TelemetrySettings::from_source(src)?;
+    let filter = EnvFilter::try_new(&settings.log_filter).map_err(|e| ConfigError {
+        key: "RUST_LOG".to_owned(),
+        value: settings.log_filter.clone(),
+        reason: e.to_string(),
+    })?;
     opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
         Box::new(TraceContextPropagator::new()),
         Box::new(BaggagePropagator::new()),
     ]));
 
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,lapin=warn,opentelemetry=warn"));
-    let json = std::env::var("LOG_FORMAT").as_deref() == Ok("json");
-    let fmt_layer = if json {
+    let fmt_layer = if settings.log_json {
         tracing_subscriber::fmt::layer()
             .json()
             .with_writer(std::io::stderr)
@@ -108,18 +170,25 @@ pub fn init(default_service_name: &'static str, version: &'static str) -> Teleme
             .boxed()
     };
 
-    let provider = if env_flag("OTEL_SDK_DISABLED") {
+    let provider = if settings.sdk_disabled {
         None
     } else {
-        match opentelemetry_otlp::SpanExporter::builder().build() {
+        match exporter(&settings.exporter) {
             Ok(exporter) => {
                 let batch = BatchSpanProcessor::builder(exporter)
-                    .with_batch_config(BatchConfigBuilder::default().build())
+                    .with_batch_config(
+                        BatchConfigBuilder::default()
+                            .with_max_queue_size(settings.batch.max_queue_size)
+                            .with_scheduled_delay(settings.batch.scheduled_delay)
+                            .with_max_export_batch_size(settings.batch.max_export_batch_size)
+                            .build(),
+                    )
                     .build();
                 Some(
                     SdkTracerProvider::builder()
                         .with_span_processor(batch)
-                        .with_resource(resource(default_service_name, version))
+                        .with_sampler(sampler(settings.sampler))
+                        .with_resource(resource(&settings, default_service_name, version))
                         .build(),
                 )
             }
@@ -146,7 +215,7 @@ pub fn init(default_service_name: &'static str, version: &'static str) -> Teleme
             let _ = registry.try_init();
         }
     }
-    TelemetryGuard { provider }
+    Ok(TelemetryGuard { provider })
 }
 
 use tracing_subscriber::Layer as _;

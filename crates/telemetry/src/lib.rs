@@ -1,7 +1,8 @@
 //! OpenTelemetry for printflow, written once for every service.
 //!
 //! - [`init`] builds the tracer provider (OTLP exporter, batching with a bounded queue, the
-//!   standard `OTEL_*` variables), installs the W3C TraceContext + Baggage propagators and the
+//!   standard `OTEL_*` variables read through `printflow_config::ConfigSource`, see [`settings`]),
+//!   installs the W3C TraceContext + Baggage propagators and the
 //!   `tracing` subscriber whose log lines carry `trace_id` / `span_id`; the returned
 //!   [`TelemetryGuard`] flushes and shuts down on exit.
 //! - [`http_server::layer`] gives every request a SERVER span named by route template, continuing
@@ -20,8 +21,10 @@ pub mod http_server;
 mod init;
 mod log_format;
 pub mod propagation;
+pub mod settings;
 
 pub use init::{init, TelemetryGuard};
+pub use settings::TelemetrySettings;
 
 /// Marks the current span as failed: status ERROR with `message`, and an `exception` event
 /// carrying it (`exception.message`, `exception.type`), as the semantic conventions describe.

@@ -6,11 +6,12 @@
 //! - [`extract`] wraps axum's extractors so a malformed body, path or query is a 400/422 JSON
 //!   error instead of axum's plain-text rejection.
 //! - [`server`] builds the common middleware stack (body limit, timeout, panic catcher, request
-//!   logging, `GET /metrics` and the request-duration histogram), the health routes and graceful
-//!   shutdown.
+//!   logging, `GET /metrics` and the request-duration histogram) and waits for the shutdown
+//!   signal; `printflow-runtime` serves it with the health routes and background tasks.
 //! - [`metrics`] is the HTTP side of the metrics: the `/metrics` handler and the histogram
 //!   middleware (the registry itself is `printflow_metrics::Metrics`, one per application).
-//! - [`config`] reads settings through a trait, so tests pass a map and never touch process env.
+//! - [`config`] reads settings through a trait, so tests pass a map and never touch process env
+//!   (re-exported from `printflow-config`).
 //! - [`client`] builds outgoing HTTP clients that always have timeouts.
 
 pub mod client;

@@ -1,4 +1,6 @@
-//! Middleware stack, health routes and graceful serving shared by the services.
+//! The middleware stack shared by the services, and the shutdown signal binaries wait for.
+//!
+//! Health routes, the server loop and background tasks live in `printflow-runtime`.
 
 use crate::error::{route_not_found, ApiError};
 use crate::metrics::{serve_metrics, HttpMetrics, METRICS_PATH};
@@ -8,12 +10,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use futures::future::BoxFuture;
 use printflow_metrics::Metrics;
-use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 
 /// Limits applied to every request.
@@ -121,82 +119,6 @@ async fn log_request(req: Request, next: Next) -> Response {
         tracing::debug!(%method, %path, status, elapsed_ms, "request");
     }
     resp
-}
-
-/// One named readiness check.
-pub type Check = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
-
-/// `GET /healthz` (the process answers) and `GET /readyz` (every check passes; 503 and the
-/// failing checks otherwise).
-pub fn health_routes(checks: Vec<(&'static str, Check)>) -> Router {
-    let checks = Arc::new(checks);
-    Router::new()
-        .route(
-            "/healthz",
-            get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
-        )
-        .route(
-            "/readyz",
-            get(move || {
-                let checks = checks.clone();
-                async move { readiness(&checks).await }
-            }),
-        )
-}
-
-async fn readiness(checks: &[(&'static str, Check)]) -> Response {
-    let mut report = serde_json::Map::new();
-    let mut ready = true;
-    for (name, check) in checks {
-        // A dependency that hangs must make us "not ready", not make the probe hang.
-        let outcome = match tokio::time::timeout(Duration::from_secs(2), check()).await {
-            Ok(Ok(())) => "ok".to_owned(),
-            Ok(Err(e)) => {
-                ready = false;
-                format!("error: {e}")
-            }
-            Err(_) => {
-                ready = false;
-                "error: timed out".to_owned()
-            }
-        };
-        report.insert((*name).to_owned(), outcome.into());
-    }
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    let body = serde_json::json!({
-        "status": if ready { "ready" } else { "not_ready" },
-        "checks": report,
-    });
-    (status, axum::Json(body)).into_response()
-}
-
-/// A readiness check that runs `SELECT 1` on the pool.
-pub fn database_check(pool: sqlx::PgPool) -> Check {
-    Arc::new(move || {
-        let pool = pool.clone();
-        Box::pin(async move {
-            sqlx::query("SELECT 1")
-                .execute(&pool)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        })
-    })
-}
-
-/// Serves `router` on `listener` until `shutdown` resolves, then lets in-flight requests finish.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
 }
 
 /// Resolves on Ctrl-C or SIGTERM; what binaries pass as their shutdown future.

@@ -1,22 +1,21 @@
 //! Settings, read from `CRM_*` environment variables (tests pass a map instead).
 
 use crate::status_limits::StatusLimits;
-use printflow_web::config::{parse_or, string_or, ConfigError, ConfigSource};
+use printflow_runtime::{BrokerSettings, DatabaseSettings, HttpSettings};
+use printflow_web::config::{parse_or, ConfigError, ConfigSource};
 use std::time::Duration;
 
 /// Everything the CRM process needs to start.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Interface the HTTP server binds to (`CRM_HTTP_HOST`, default `127.0.0.1`).
-    pub http_host: String,
-    /// HTTP port (`CRM_HTTP_PORT`, default `8081`; `0` picks a free port, as tests do).
-    pub http_port: u16,
-    /// PostgreSQL URL (`CRM_DATABASE_URL`).
-    pub database_url: String,
-    /// Most connections the pool opens (`CRM_DATABASE_MAX_CONNECTIONS`, default `10`).
-    pub database_max_connections: u32,
-    /// RabbitMQ URL (`CRM_AMQP_URL`).
-    pub amqp_url: String,
+    /// Where to listen (`CRM_HTTP_HOST`, default `127.0.0.1`; `CRM_HTTP_PORT`, default `8081`,
+    /// `0` picks a free port, as tests do).
+    pub http: HttpSettings,
+    /// The pool (`CRM_DATABASE_URL`; `CRM_DATABASE_MAX_CONNECTIONS`, default `10`;
+    /// `CRM_DATABASE_ACQUIRE_TIMEOUT_MS`, default `3000`).
+    pub database: DatabaseSettings,
+    /// RabbitMQ (`CRM_AMQP_URL`).
+    pub broker: BrokerSettings,
     /// `statement_timeout` of the queries behind HTTP requests and of the status-event
     /// transactions (`CRM_QUERY_TIMEOUT_MS`, default `2000`): a hung query answers 503 instead
     /// of hanging the caller (seed point 8).
@@ -48,15 +47,9 @@ impl Config {
             })?,
         };
         Ok(Config {
-            http_host: string_or(src, "CRM_HTTP_HOST", "127.0.0.1"),
-            http_port: parse_or(src, "CRM_HTTP_PORT", 8081)?,
-            database_url: string_or(
-                src,
-                "CRM_DATABASE_URL",
-                "postgres://printflow:printflow@127.0.0.1:5432/printflow_crm",
-            ),
-            database_max_connections: parse_or(src, "CRM_DATABASE_MAX_CONNECTIONS", 10)?,
-            amqp_url: string_or(src, "CRM_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
+            http: HttpSettings::from_source(src, "CRM", 8081)?,
+            database: DatabaseSettings::from_source(src, "CRM", "printflow_crm", 10)?,
+            broker: BrokerSettings::from_source(src, "CRM"),
             query_timeout: Duration::from_millis(query_timeout_ms),
             status_limits,
         })
@@ -72,8 +65,9 @@ mod tests {
     fn defaults_and_overrides() {
         let empty: HashMap<&str, String> = HashMap::new();
         let config = Config::from_source(&empty).unwrap();
-        assert_eq!(config.http_host, "127.0.0.1");
-        assert_eq!(config.http_port, 8081);
+        assert_eq!(config.http.host, "127.0.0.1");
+        assert_eq!(config.http.port, 8081);
+        assert_eq!(config.database.max_connections, 10);
         assert_eq!(config.query_timeout, Duration::from_millis(2000));
         assert_eq!(config.status_limits, StatusLimits::default());
 
@@ -82,7 +76,7 @@ mod tests {
         map.insert("CRM_QUERY_TIMEOUT_MS", "250".into());
         map.insert("CRM_STATUS_LIMITS", "NEW=1".into());
         let config = Config::from_source(&map).unwrap();
-        assert_eq!(config.http_port, 0);
+        assert_eq!(config.http.port, 0);
         assert_eq!(config.query_timeout, Duration::from_millis(250));
         assert_eq!(
             config

@@ -12,7 +12,8 @@
 //! - [`metrics`]: orders per status, time in status, lead time, status-event outcomes and the
 //!   overstay gauges against the limits of [`status_limits`] (`CRM_STATUS_LIMITS`), served at
 //!   `GET /metrics`.
-//! - [`routes`], [`app`], [`config`]: the HTTP surface and process wiring.
+//! - [`routes`] (reading the [`state::AppState`]), [`app`], [`config`]: the HTTP surface and
+//!   what the CRM adds to the shared runtime (`printflow-runtime`).
 //!
 //! Errors: each area has its own error enum converted into `printflow_web::ApiError` at the
 //! handler boundary; the consumer answers `HandleError::Poison` for messages that can never be
@@ -25,6 +26,7 @@ pub mod db;
 pub mod metrics;
 pub mod orders;
 pub mod routes;
+pub mod state;
 pub mod status_events;
 pub mod status_limits;
 pub mod status_trace;
@@ -32,29 +34,24 @@ pub mod status_trace;
 pub use app::Application;
 pub use config::Config;
 
-use sha2::{Digest, Sha256};
+use printflow_runtime::Schema;
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::PgPool;
+use std::sync::LazyLock;
 
 /// The embedded SQL migrations of `services/crm/migrations`.
-static MIGRATOR: Migrator = sqlx::migrate!();
+pub static MIGRATOR: Migrator = sqlx::migrate!();
 
-/// Brings `pool`'s database to the current schema: CRM's migrations plus the shared outbox table.
+/// The CRM's whole schema: its migrations plus the shared outbox table.
+pub static SCHEMA: LazyLock<Schema> =
+    LazyLock::new(|| Schema::new(&[&MIGRATOR, &printflow_messaging::outbox::MIGRATOR]));
+
+/// Brings `pool`'s database to the current schema (idempotent).
 pub async fn migrate(pool: &PgPool) -> Result<(), MigrateError> {
-    MIGRATOR.run(pool).await?;
-    printflow_messaging::outbox::migrate(pool)
-        .await
-        .map_err(MigrateError::Execute)
+    SCHEMA.migrate(pool).await
 }
 
-/// A short digest of everything [`migrate`] creates; tests name their template database with it
-/// so a schema change builds a fresh template.
+/// The schema's fingerprint, which tests name their template database with.
 pub fn schema_fingerprint() -> String {
-    let mut hash = Sha256::new();
-    for migration in MIGRATOR.iter() {
-        hash.update(migration.version.to_be_bytes());
-        hash.update(&migration.checksum);
-    }
-    hash.update(printflow_messaging::outbox::SCHEMA.as_bytes());
-    hex::encode(&hash.finalize()[..6])
+    SCHEMA.fingerprint()
 }

@@ -1,16 +1,8 @@
 //! `printflow-crm`: serves the CRM API, relays the outbox and consumes MES status events.
-
-use printflow_crm::{Application, Config};
-use printflow_web::config::ProcessEnv;
+//! Settings come from `CRM_*` environment variables (see `printflow_crm::Config`); telemetry
+//! from the standard `OTEL_*` ones (see `printflow_telemetry::settings`).
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let telemetry = printflow_telemetry::init("crm-api", env!("CARGO_PKG_VERSION"));
-    let config = Config::from_source(&ProcessEnv)?;
-    let app = Application::build(config).await?;
-    tracing::info!(port = app.port(), "printflow-crm listening");
-    let result = app.run(printflow_web::server::shutdown_signal()).await;
-    // After the server and the background tasks stopped: export every span still queued.
-    telemetry.shutdown().await;
-    result
+    printflow_runtime::main::<printflow_crm::app::Crm>().await
 }

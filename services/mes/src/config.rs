@@ -4,20 +4,21 @@
 //! is a configuration error that stops the process, not a surprise in the middle of production.
 
 use crate::production::{Production, QcMode};
+use printflow_runtime::{BrokerSettings, DatabaseSettings, HttpSettings};
 use printflow_web::config::{parse_or, string_or, ConfigError, ConfigSource};
 use std::time::Duration;
 
 /// Everything MES needs to run.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Address the HTTP server binds to (`MES_HTTP_HOST`, default `127.0.0.1`).
-    pub http_host: String,
-    /// HTTP port (`MES_HTTP_PORT`, default 8082; 0 picks a free port).
-    pub http_port: u16,
-    /// PostgreSQL URL (`MES_DATABASE_URL`).
-    pub database_url: String,
-    /// RabbitMQ URL (`MES_AMQP_URL`).
-    pub amqp_url: String,
+    /// Where to listen (`MES_HTTP_HOST`, default `127.0.0.1`; `MES_HTTP_PORT`, default 8082, 0
+    /// picks a free port).
+    pub http: HttpSettings,
+    /// The pool (`MES_DATABASE_URL`; `MES_DATABASE_MAX_CONNECTIONS`, default 16;
+    /// `MES_DATABASE_ACQUIRE_TIMEOUT_MS`, default 3000).
+    pub database: DatabaseSettings,
+    /// RabbitMQ (`MES_AMQP_URL`).
+    pub broker: BrokerSettings,
     /// Base URL of the Shop API the model files are fetched from (`MES_SHOP_URL`).
     pub shop_url: String,
     /// Deadline of one call to Shop (`MES_SHOP_TIMEOUT_MS`, default 3000).
@@ -75,14 +76,9 @@ impl Config {
             qc_mode: parse_or(src, "MES_QC_MODE", QcMode::Auto)?,
         };
         Ok(Config {
-            http_host: string_or(src, "MES_HTTP_HOST", "127.0.0.1"),
-            http_port: parse_or(src, "MES_HTTP_PORT", 8082)?,
-            database_url: string_or(
-                src,
-                "MES_DATABASE_URL",
-                "postgres://printflow:printflow@127.0.0.1:5432/printflow_mes",
-            ),
-            amqp_url: string_or(src, "MES_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
+            http: HttpSettings::from_source(src, "MES", 8082)?,
+            database: DatabaseSettings::from_source(src, "MES", "printflow_mes", 16)?,
+            broker: BrokerSettings::from_source(src, "MES"),
             shop_url: shop_url.trim_end_matches('/').to_owned(),
             shop_timeout: Duration::from_millis(shop_timeout_ms),
             printers,
@@ -148,8 +144,9 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         let c = with(&[]).unwrap();
-        assert_eq!(c.http_host, "127.0.0.1");
-        assert_eq!(c.http_port, 8082);
+        assert_eq!(c.http.host, "127.0.0.1");
+        assert_eq!(c.http.port, 8082);
+        assert_eq!(c.database.max_connections, 16);
         assert_eq!(c.printers, 4);
         assert_eq!(c.tick, Duration::from_millis(200));
         assert_eq!(c.shop_timeout, Duration::from_millis(3_000));

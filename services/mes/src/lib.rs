@@ -12,7 +12,9 @@
 //! - [`operator`], [`printers`]: operator actions (QC verdicts, retries, pause/resume).
 //! - [`metrics`]: the MES gauges (jobs per status, printer queues, paused printers), read from
 //!   the database when Prometheus scrapes `GET /metrics`.
-//! - [`routes`]: the HTTP API; [`app`]: start-up and the run loop; [`config`]: `MES_*` settings.
+//! - [`routes`]: the HTTP API, reading the [`state::AppState`]; [`app`]: what MES adds to the
+//!   shared runtime (`printflow-runtime`), including its background tasks; [`config`]: `MES_*`
+//!   settings.
 
 pub mod app;
 pub mod config;
@@ -24,34 +26,30 @@ pub mod production;
 pub mod routes;
 pub mod scheduler;
 pub mod shop_client;
+pub mod state;
 pub mod stl;
 
 pub use app::Application;
 pub use config::Config;
 
-use sha2::{Digest, Sha256};
-use sqlx::migrate::Migrator;
+use printflow_runtime::Schema;
+use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::PgPool;
+use std::sync::LazyLock;
 
-/// The embedded migrations.
+/// The embedded migrations of `services/mes/migrations`.
 pub static MIGRATOR: Migrator = sqlx::migrate!();
 
-/// Runs the MES migrations and creates the outbox table.
-pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
-    MIGRATOR.run(pool).await?;
-    printflow_messaging::outbox::migrate(pool)
-        .await
-        .map_err(sqlx::migrate::MigrateError::Execute)
+/// The MES's whole schema: its migrations plus the shared outbox table.
+pub static SCHEMA: LazyLock<Schema> =
+    LazyLock::new(|| Schema::new(&[&MIGRATOR, &printflow_messaging::outbox::MIGRATOR]));
+
+/// Brings `pool`'s database to the current schema (idempotent).
+pub async fn migrate(pool: &PgPool) -> Result<(), MigrateError> {
+    SCHEMA.migrate(pool).await
 }
 
-/// A short digest of the schema (the migrations' checksums and the outbox DDL), so tests can
-/// name a template database that is rebuilt whenever the schema changes.
+/// The schema's fingerprint, which tests name their template database with.
 pub fn schema_fingerprint() -> String {
-    let mut h = Sha256::new();
-    for m in MIGRATOR.iter() {
-        h.update(m.version.to_le_bytes());
-        h.update(&m.checksum);
-    }
-    h.update(printflow_messaging::outbox::SCHEMA.as_bytes());
-    hex::encode(&h.finalize()[..6])
+    SCHEMA.fingerprint()
 }

@@ -1,5 +1,6 @@
 //! Shop settings, read from `SHOP_*` variables through [`ConfigSource`] (tests pass a map).
 
+use printflow_runtime::{DatabaseSettings, HttpSettings};
 use printflow_web::config::{parse_or, string_or, ConfigError, ConfigSource};
 use std::fmt;
 use std::path::PathBuf;
@@ -9,13 +10,14 @@ use std::time::Duration;
 /// Everything the Shop needs to run.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Interface to listen on (`SHOP_HTTP_HOST`, default `127.0.0.1`).
-    pub http_host: String,
-    /// Port to listen on; 0 picks a free one (`SHOP_HTTP_PORT`, default 8080).
-    pub http_port: u16,
-    /// PostgreSQL URL (`SHOP_DATABASE_URL`, default
-    /// `postgres://printflow:printflow@127.0.0.1:5432/printflow_shop`).
-    pub database_url: String,
+    /// Where to listen (`SHOP_HTTP_HOST`, default `127.0.0.1`; `SHOP_HTTP_PORT`, default 8080,
+    /// 0 picks a free one).
+    pub http: HttpSettings,
+    /// The pool (`SHOP_DATABASE_URL`, default
+    /// `postgres://printflow:printflow@127.0.0.1:5432/printflow_shop`;
+    /// `SHOP_DATABASE_MAX_CONNECTIONS`, default 16; `SHOP_DATABASE_ACQUIRE_TIMEOUT_MS`, default
+    /// 3000).
+    pub database: DatabaseSettings,
     /// Directory of the local model store, relative to the working directory unless absolute
     /// (`SHOP_MODEL_STORE_DIR`, default `.data/models`).
     pub model_store_dir: PathBuf,
@@ -49,13 +51,8 @@ impl Config {
             }
         }
         Ok(Config {
-            http_host: string_or(src, "SHOP_HTTP_HOST", "127.0.0.1"),
-            http_port: parse_or(src, "SHOP_HTTP_PORT", 8080)?,
-            database_url: string_or(
-                src,
-                "SHOP_DATABASE_URL",
-                "postgres://printflow:printflow@127.0.0.1:5432/printflow_shop",
-            ),
+            http: HttpSettings::from_source(src, "SHOP", 8080)?,
+            database: DatabaseSettings::from_source(src, "SHOP", "printflow_shop", 16)?,
             model_store_dir: PathBuf::from(string_or(src, "SHOP_MODEL_STORE_DIR", ".data/models")),
             crm_url: string_or(src, "SHOP_CRM_URL", "http://127.0.0.1:8081")
                 .trim_end_matches('/')
@@ -136,8 +133,9 @@ mod tests {
     #[test]
     fn defaults_apply() {
         let cfg = Config::from_source(&HashMap::<&str, String>::new()).unwrap();
-        assert_eq!(cfg.http_port, 8080);
-        assert_eq!(cfg.http_host, "127.0.0.1");
+        assert_eq!(cfg.http.port, 8080);
+        assert_eq!(cfg.http.host, "127.0.0.1");
+        assert_eq!(cfg.database.max_connections, 16);
         assert_eq!(cfg.crm_timeout, Duration::from_millis(2000));
         assert_eq!(cfg.build_volume.sorted(), [210.0, 210.0, 250.0]);
         assert_eq!(cfg.model_store_dir, PathBuf::from(".data/models"));

@@ -15,7 +15,8 @@
 //! - [`metrics`]: catalog search durations and result counts, design save and edit outcomes,
 //!   served with the HTTP latency histogram at `GET /metrics`.
 //!
-//! [`app::Application`] wires it together; [`config::Config`] lists every setting.
+//! [`app`] lists what the Shop adds to the shared runtime (`printflow-runtime`): routes
+//! ([`routes`], reading the [`state::AppState`]), checks and settings ([`config::Config`]).
 
 pub mod app;
 pub mod catalog;
@@ -25,26 +26,25 @@ pub mod metrics;
 pub mod model;
 pub mod orders;
 pub mod routes;
+pub mod state;
 
-use sha2::{Digest, Sha256};
-use sqlx::migrate::Migrator;
+use printflow_runtime::Schema;
+use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::PgPool;
+use std::sync::LazyLock;
 
-/// The embedded migrations (catalog seed and design tables).
+/// The embedded migrations of `services/shop/migrations` (catalog seed and design tables).
 pub static MIGRATOR: Migrator = sqlx::migrate!();
 
+/// The Shop's whole schema. It publishes no events, so it has no outbox.
+pub static SCHEMA: LazyLock<Schema> = LazyLock::new(|| Schema::new(&[&MIGRATOR]));
+
 /// Brings the schema up to date (idempotent).
-pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
-    MIGRATOR.run(pool).await
+pub async fn migrate(pool: &PgPool) -> Result<(), MigrateError> {
+    SCHEMA.migrate(pool).await
 }
 
-/// A short digest of the embedded migrations, so tests can build (and reuse) a template
-/// database per schema version.
+/// The schema's fingerprint, which tests name their template database with.
 pub fn schema_fingerprint() -> String {
-    let mut h = Sha256::new();
-    for m in MIGRATOR.iter() {
-        h.update(m.version.to_be_bytes());
-        h.update(&m.checksum);
-    }
-    hex::encode(&h.finalize()[..6])
+    SCHEMA.fingerprint()
 }

@@ -1,7 +1,7 @@
 //! `/customers` handlers.
 
-use super::AppState;
 use crate::customers::{get_customer, CustomerView};
+use crate::state::AppState;
 use axum::extract::State;
 use printflow_web::{ApiError, Json, Path};
 use uuid::Uuid;

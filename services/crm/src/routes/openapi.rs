@@ -1,12 +1,5 @@
-//! `GET /openapi.json`: the hand-written OpenAPI 3.0 description of every endpoint.
-
-use axum::http::header::CONTENT_TYPE;
-use axum::response::IntoResponse;
+//! The hand-written OpenAPI 3.0 description of every endpoint, served at `GET /openapi.json` by
+//! the runtime.
 
 /// The document, checked into `services/crm/openapi.json`.
 pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
-
-/// Serves [`OPENAPI_JSON`].
-pub async fn document() -> impl IntoResponse {
-    ([(CONTENT_TYPE, "application/json")], OPENAPI_JSON)
-}

@@ -1,12 +1,12 @@
 //! `/orders` handlers.
 
-use super::AppState;
 use crate::orders::create::{create_order, Created};
 use crate::orders::list::{list_orders, ListParams, OrderPage};
 use crate::orders::read::{
     get_events, get_history, get_order, get_status, EventsView, HistoryView,
 };
 use crate::orders::{cancel::cancel_order, OrderError};
+use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use printflow_contracts::orders::{CreateOrderRequest, OrderView, StatusView};

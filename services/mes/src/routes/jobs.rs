@@ -2,7 +2,7 @@
 
 use crate::jobs::{queries, Job, JobEvent};
 use crate::operator::{self, QcResult};
-use crate::routes::AppState;
+use crate::state::AppState;
 use axum::extract::State;
 use printflow_contracts::OrderStatus;
 use printflow_web::{ApiError, Json, Path, Query};

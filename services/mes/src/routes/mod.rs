@@ -3,28 +3,15 @@
 pub mod jobs;
 pub mod printers;
 
-use crate::production::Production;
+use crate::state::AppState;
 use axum::routing::{get, post};
 use axum::Router;
-use printflow_messaging::OutboxSignal;
-use sqlx::PgPool;
-use std::sync::Arc;
 
-/// Shared by every handler.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    /// MES database.
-    pub pool: PgPool,
-    /// Phase timings, for transitions made by operator actions.
-    pub production: Arc<Production>,
-    /// Wakes the outbox relay after an operator action committed.
-    pub signal: OutboxSignal,
-}
-
-/// The hand-written OpenAPI document describing every endpoint.
+/// The hand-written OpenAPI document describing every endpoint, served at `GET /openapi.json`.
 pub const OPENAPI: &str = include_str!("../../openapi.json");
 
-/// The service's own routes (without health routes and common layers).
+/// The service's own routes (the runtime adds the health routes, `/openapi.json`, `/metrics`
+/// and the common layers).
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/jobs", get(jobs::list))
@@ -37,13 +24,5 @@ pub fn router(state: AppState) -> Router {
         .route("/printers/{id}", get(printers::get))
         .route("/printers/{id}/pause", post(printers::pause))
         .route("/printers/{id}/resume", post(printers::resume))
-        .route("/openapi.json", get(openapi))
         .with_state(state)
-}
-
-async fn openapi() -> impl axum::response::IntoResponse {
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        OPENAPI,
-    )
 }

@@ -1,7 +1,7 @@
 //! `/printers` and the pause/resume operator actions.
 
 use crate::printers::{self, PrinterView};
-use crate::routes::AppState;
+use crate::state::AppState;
 use axum::extract::State;
 use printflow_web::{ApiError, Json, Path};
 

@@ -1,8 +1,8 @@
 //! `/catalog/*` handlers.
 
-use crate::app::AppState;
 use crate::catalog::product::{self, CategoryCount, Product};
 use crate::catalog::search::{self, RawSearchParams, SearchPage};
+use crate::state::AppState;
 use axum::extract::State;
 use printflow_web::{ApiError, Json, Path, Query};
 use uuid::Uuid;

@@ -1,9 +1,9 @@
 //! `/designs/*` handlers.
 
-use crate::app::AppState;
 use crate::designs::model_file::load_model;
 use crate::designs::repo::{Design, EditRecord, SaveAttempt, VersionMeta};
 use crate::designs::{create_design, edits, read, save};
+use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

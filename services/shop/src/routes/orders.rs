@@ -1,7 +1,7 @@
 //! `/orders/*` handlers (forwarded to CRM).
 
-use crate::app::AppState;
 use crate::orders::{lookup, place_order, request, OrderError};
+use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use printflow_contracts::orders::{OrderView, StatusView};

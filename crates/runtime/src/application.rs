@@ -1,0 +1,137 @@
+//! [`Application`]: a built service, and its one shutdown. [`Service`]: what a service crate
+//! implements so `Application::<S>::build(config)` and [`crate::main`] work for it.
+
+use crate::builder::Runtime;
+use anyhow::Context;
+use axum::Router;
+use futures::future::BoxFuture;
+use printflow_config::{ConfigError, ConfigSource};
+use sqlx::PgPool;
+use std::future::Future;
+use std::marker::PhantomData;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// One service: its settings and how it fills in a [`Runtime`].
+pub trait Service: Send + 'static {
+    /// The default `service.name` of its traces (`OTEL_SERVICE_NAME` overrides it), e.g.
+    /// `crm-api`; also names it in the start-up log line.
+    const NAME: &'static str;
+    /// Its version (`service.version` in traces).
+    const VERSION: &'static str;
+    /// Its settings.
+    type Config: Send;
+
+    /// Reads the settings; binaries pass the process environment, tests a map.
+    fn config(src: &dyn ConfigSource) -> Result<Self::Config, ConfigError>;
+
+    /// Connects, migrates and binds, and lists the routes, checks and background tasks.
+    fn runtime(config: Self::Config) -> impl Future<Output = anyhow::Result<Runtime>> + Send;
+}
+
+/// A background task waiting to be started with the shutdown token.
+pub(crate) struct Task {
+    /// Its name in logs.
+    pub(crate) name: &'static str,
+    /// Starts it.
+    pub(crate) start: Box<dyn FnOnce(CancellationToken) -> BoxFuture<'static, ()> + Send>,
+}
+
+/// A built, not yet running service: listener bound, database migrated, routes assembled.
+/// `S` is the [`Service`] it was built for (`()` when assembled by hand with
+/// [`Runtime::finish`]).
+pub struct Application<S = ()> {
+    /// The bound listener.
+    listener: TcpListener,
+    /// Its port (the real one when the settings asked for 0).
+    port: u16,
+    /// The full router.
+    router: Router,
+    /// Closed after the background tasks stopped.
+    pool: Option<PgPool>,
+    /// Started by [`Application::run`].
+    tasks: Vec<Task>,
+    /// Which service this is.
+    service: PhantomData<fn() -> S>,
+}
+
+impl<S> std::fmt::Debug for Application<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .field(
+                "tasks",
+                &self.tasks.iter().map(|t| t.name).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Service> Application<S> {
+    /// Builds service `S` from `config`; nothing is served until [`Application::run`].
+    pub async fn build(config: S::Config) -> anyhow::Result<Application<S>> {
+        Ok(S::runtime(config).await?.finish())
+    }
+}
+
+impl<S> Application<S> {
+    /// Assembled by [`Runtime::finish`].
+    pub(crate) fn new(
+        listener: TcpListener,
+        router: Router,
+        pool: Option<PgPool>,
+        tasks: Vec<Task>,
+    ) -> Application<S> {
+        let port = listener.local_addr().map_or(0, |a| a.port());
+        Application {
+            listener,
+            port,
+            router,
+            pool,
+            tasks,
+            service: PhantomData,
+        }
+    }
+
+    /// The bound HTTP port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves HTTP and runs the background tasks until `shutdown` resolves. Then, in order:
+    /// the server stops accepting and finishes in-flight requests while every background task
+    /// is told to stop (one cancellation token); both are waited for; the pool is closed last,
+    /// so no task loses its connection half-way through a transaction. A message being handled
+    /// at that moment is not acked and is redelivered to the next instance.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let token = CancellationToken::new();
+        let running: Vec<_> = self
+            .tasks
+            .into_iter()
+            .map(|task| (task.name, tokio::spawn((task.start)(token.clone()))))
+            .collect();
+        let stop = token.clone();
+        let signal = async move {
+            shutdown.await;
+            stop.cancel();
+        };
+        let served = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(signal)
+            .await;
+        // However the server ended (asked to, or failed), stop the background tasks and wait for
+        // them to finish their current step.
+        token.cancel();
+        for (name, handle) in running {
+            if let Err(e) = handle.await {
+                tracing::error!(task = name, error = %e, "background task panicked");
+            }
+        }
+        if let Some(pool) = self.pool {
+            pool.close().await;
+        }
+        served.context("HTTP server")
+    }
+}

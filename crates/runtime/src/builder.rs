@@ -1,0 +1,214 @@
+//! [`Runtime`]: what a service's `app.rs` fills in — its routes, readiness checks and background
+//! tasks — on top of the parts every service shares (listener, metrics registry, pool, broker).
+
+use crate::application::{Application, Task};
+use crate::health::{check_fn, database_check, health_routes, Check};
+use crate::schema::Schema;
+use crate::settings::{BrokerSettings, DatabaseSettings, HttpSettings};
+use anyhow::Context;
+use axum::http::header;
+use axum::routing::get;
+use axum::Router;
+use printflow_messaging::topology::QueueSpec;
+use printflow_messaging::{
+    run_consumer, Broker, Handler, MessagingMetrics, OutboxRelay, OutboxSignal, Publisher,
+};
+use printflow_metrics::Metrics;
+use printflow_web::server::{with_common_layers, Limits};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// The RabbitMQ side of a service: one reconnecting broker handle and the messaging metrics,
+/// registered once in the application's registry. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Messaging {
+    /// The broker (connects lazily, reconnects after outages).
+    pub broker: Arc<Broker>,
+    /// Consumer and relay counters.
+    pub metrics: MessagingMetrics,
+}
+
+/// A service being assembled. Start with [`Runtime::new`] (listener and metrics registry), add
+/// the optional pieces a service needs ([`Runtime::database`], [`Runtime::messaging`]), list its
+/// routes, checks and background tasks, then [`Runtime::finish`] into an [`Application`].
+pub struct Runtime {
+    /// The bound listener (port 0 resolved).
+    listener: TcpListener,
+    /// The application's registry, served at `GET /metrics`.
+    metrics: Metrics,
+    /// The database pool, closed last on shutdown; `None` for a service without a database.
+    pool: Option<PgPool>,
+    /// Readiness checks, in the order they were added.
+    checks: Vec<(&'static str, Check)>,
+    /// The service's routes (state already applied).
+    routes: Router,
+    /// Background tasks, started by [`Application::run`].
+    tasks: Vec<Task>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("listener", &self.listener)
+            .field(
+                "checks",
+                &self.checks.iter().map(|c| c.0).collect::<Vec<_>>(),
+            )
+            .field(
+                "tasks",
+                &self.tasks.iter().map(|t| t.name).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Binds the HTTP listener and creates the application's metrics registry. Nothing is served
+    /// until [`Application::run`].
+    pub async fn new(http: &HttpSettings) -> anyhow::Result<Runtime> {
+        let listener = TcpListener::bind((http.host.as_str(), http.port))
+            .await
+            .with_context(|| format!("binding {}:{}", http.host, http.port))?;
+        Ok(Runtime {
+            listener,
+            metrics: Metrics::new(),
+            pool: None,
+            checks: Vec::new(),
+            routes: Router::new(),
+            tasks: Vec::new(),
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map_or(0, |a| a.port())
+    }
+
+    /// The application's registry: register the service's own metrics here.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Connects the pool, brings the schema up to date and adds the `database` readiness check.
+    /// The pool is closed on shutdown after every background task stopped.
+    pub async fn database(
+        &mut self,
+        settings: &DatabaseSettings,
+        schema: &Schema,
+    ) -> anyhow::Result<PgPool> {
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect(&settings.url)
+            .await
+            .context("connecting to PostgreSQL")?;
+        schema
+            .migrate(&pool)
+            .await
+            .context("migrating the database")?;
+        self.checks.push(("database", database_check(pool.clone())));
+        self.pool = Some(pool.clone());
+        Ok(pool)
+    }
+
+    /// Creates the broker handle (named `connection_name` in the broker's UI), registers the
+    /// messaging metrics and adds the `broker` readiness check. Nothing connects yet: the service
+    /// starts, and accepts work, while the broker is down.
+    pub fn messaging(&mut self, settings: &BrokerSettings, connection_name: &str) -> Messaging {
+        let broker = Broker::new(settings.url.clone(), connection_name);
+        let metrics = MessagingMetrics::register(&self.metrics);
+        let probe = broker.clone();
+        self.checks.push((
+            "broker",
+            check_fn(move || {
+                let broker = probe.clone();
+                async move { broker.check().await }
+            }),
+        ));
+        Messaging { broker, metrics }
+    }
+
+    /// Adds a named readiness check to `GET /readyz`.
+    pub fn check(mut self, name: &'static str, check: Check) -> Runtime {
+        self.checks.push((name, check));
+        self
+    }
+
+    /// Adds the service's routes (with their state applied).
+    pub fn routes(mut self, routes: Router) -> Runtime {
+        self.routes = self.routes.merge(routes);
+        self
+    }
+
+    /// Serves `document` (the service's hand-written OpenAPI) at `GET /openapi.json`.
+    pub fn openapi(mut self, document: &'static str) -> Runtime {
+        self.routes = self.routes.route(
+            "/openapi.json",
+            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], document) }),
+        );
+        self
+    }
+
+    /// Runs the outbox relay of `pool` as a background task (woken by `signal` after commits)
+    /// and exports its backlog as metrics.
+    pub fn outbox_relay(
+        self,
+        messaging: &Messaging,
+        pool: &PgPool,
+        signal: OutboxSignal,
+    ) -> Runtime {
+        messaging.metrics.watch_outbox(&self.metrics, pool.clone());
+        let relay = OutboxRelay::new(
+            pool.clone(),
+            Publisher::new(messaging.broker.clone()),
+            signal,
+            messaging.metrics.clone(),
+        );
+        self.task("outbox relay", move |stop| {
+            relay.run(stop.cancelled_owned())
+        })
+    }
+
+    /// Consumes `queue` with `handler` as a background task.
+    pub fn consumer<H: Handler>(
+        self,
+        messaging: &Messaging,
+        queue: QueueSpec,
+        handler: Arc<H>,
+    ) -> Runtime {
+        let (broker, metrics) = (messaging.broker.clone(), messaging.metrics.clone());
+        self.task(queue.name, move |stop| {
+            run_consumer(broker, queue, handler, metrics, stop.cancelled_owned())
+        })
+    }
+
+    /// Adds a background task. `start` receives the shutdown token when [`Application::run`]
+    /// begins; the task must return soon after the token is cancelled (finishing its current
+    /// step: a transaction commits or rolls back, nothing is cut half-way).
+    pub fn task<F, Fut>(mut self, name: &'static str, start: F) -> Runtime
+    where
+        F: FnOnce(CancellationToken) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.push(Task {
+            name,
+            start: Box::new(move |token| Box::pin(start(token))),
+        });
+        self
+    }
+
+    /// The finished application: the routes with `/healthz`, `/readyz` and the common layers
+    /// (including `GET /metrics`). `S` names the service (`()` for one assembled by hand).
+    pub fn finish<S>(self) -> Application<S> {
+        let router = with_common_layers(
+            self.routes.merge(health_routes(self.checks)),
+            Limits::default(),
+            &self.metrics,
+        );
+        Application::new(self.listener, router, self.pool, self.tasks)
+    }
+}

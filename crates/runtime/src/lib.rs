@@ -1,0 +1,28 @@
+//! One service runtime for Shop, CRM, MES and whatever comes next.
+//!
+//! A service implements [`Service`]: it reads its settings and fills in a [`Runtime`] — its
+//! routes, readiness checks and background tasks. The runtime owns everything else, once:
+//!
+//! - [`settings`]: host/port, the database pool (URL, size, acquire timeout) and the broker URL,
+//!   read under the service's prefix (`CRM_HTTP_PORT`, `CRM_DATABASE_MAX_CONNECTIONS`, ...);
+//! - [`schema`]: the service's migrations plus the shared outbox migration as one sqlx migrator,
+//!   and the fingerprint tests name their template database with;
+//! - [`Runtime`]: the listener, the metrics registry (`GET /metrics`), the optional pool and
+//!   broker (a service may have neither), [`health`] routes with named checks, `/openapi.json`,
+//!   the common layers of `printflow_web::server`, the outbox relay and consumers;
+//! - [`Application`]: serving and background tasks under one cancellation token, with the
+//!   ordering "stop tasks, wait for them, then close the pool";
+//! - [`main`]: a binary's whole `main` (telemetry init and flush around the above).
+
+mod application;
+mod builder;
+pub mod health;
+mod process;
+pub mod schema;
+pub mod settings;
+
+pub use application::{Application, Service};
+pub use builder::{Messaging, Runtime};
+pub use process::main;
+pub use schema::Schema;
+pub use settings::{BrokerSettings, DatabaseSettings, HttpSettings};
