@@ -113,7 +113,7 @@ pg_find_bin() {
     fi
 }
 
-ready_postgres() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 2; }
+ready_postgres() { pg_isready -q -h 127.0.0.1 -p "$PG_PORT" -t 2; }
 
 # A cluster started by pg_ctl (earlier versions of this script) is adopted through its lock file.
 pg_adopt() {
@@ -175,7 +175,7 @@ down_postgres() {
 }
 
 status_postgres() {
-    pg_find_bin 2>/dev/null || PG_BIN=/usr/bin
+    pg_adopt
     daemon_status postgres "127.0.0.1:$PG_PORT"
 }
 

@@ -245,7 +245,7 @@ daemon_start() {
 # an empty command line -- and its command line has the recorded word).
 daemon_pid() {
     local lines=() cmdline
-    mapfile -t lines <"$RUN_DIR/$1.pid" 2>/dev/null || return 1
+    mapfile -t lines 2>/dev/null <"$RUN_DIR/$1.pid" || return 1
     [[ "${lines[0]:-}" =~ ^[0-9]+$ ]] || return 1
     cmdline="$(tr '\0' ' ' <"/proc/${lines[0]}/cmdline" 2>/dev/null)" || return 1
     [[ -n "$cmdline" && "$cmdline" == *"${lines[1]:-}"* ]] || return 1
@@ -347,6 +347,14 @@ build_wait() {
 }
 # shellcheck disable=SC2034 # used by the scripts that source this file
 BIN_DIR="$ROOT/target/debug"
+
+# infra_and_build: what both README commands start with; the build overlaps the infrastructure.
+infra_and_build() {
+    bash "$ROOT/scripts/infra.sh" install
+    build_start
+    bash "$ROOT/scripts/infra.sh" up
+    build_wait
+}
 
 # -------------------------------------------------------------------------------- RabbitMQ
 # Shared by the main node (infra.sh) and private test nodes (rabbitmq-node.sh). A node is

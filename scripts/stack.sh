@@ -54,10 +54,7 @@ stop_all() {
 up() {
     local started name
     started=$(now_us)
-    bash "$ROOT/scripts/infra.sh" install
-    build_start
-    bash "$ROOT/scripts/infra.sh" up
-    build_wait
+    infra_and_build
     # Running twice is safe: a previous stack's processes are replaced, their data kept.
     stop_services
     mkdir -p -- "$SHOP_MODEL_STORE_DIR"

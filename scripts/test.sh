@@ -12,10 +12,7 @@ set -euo pipefail
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
 started=$(now_us)
-bash "$ROOT/scripts/infra.sh" install
-build_start
-bash "$ROOT/scripts/infra.sh" up
-build_wait
+infra_and_build
 
 export PRINTFLOW_TEST_DATABASE_URL="postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/postgres"
 export PRINTFLOW_TEST_AMQP_URL_BASE="amqp://guest:guest@127.0.0.1:$RABBITMQ_PORT"
