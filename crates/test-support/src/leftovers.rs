@@ -93,7 +93,10 @@ pub async fn remove_leftover_vhosts(select: impl Fn(&str) -> bool) -> Result<Vec
         if !select(name) || owner_alive(name, '-') {
             continue;
         }
-        if !get(format!("/api/vhosts/{name}/connections")).await?.is_empty() {
+        if !get(format!("/api/vhosts/{name}/connections"))
+            .await?
+            .is_empty()
+        {
             continue;
         }
         management(reqwest::Method::DELETE, &format!("/api/vhosts/{name}"))
