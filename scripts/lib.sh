@@ -348,10 +348,11 @@ build_wait() {
 # shellcheck disable=SC2034 # used by the scripts that source this file
 BIN_DIR="$ROOT/target/debug"
 
-# infra_and_build: what both README commands start with; the build overlaps the infrastructure.
+# infra_and_build: what both README commands start with; the build overlaps the package
+# installation, the Jaeger build and the infrastructure start-up, none of which it needs.
 infra_and_build() {
-    bash "$ROOT/scripts/infra.sh" install
     build_start
+    bash "$ROOT/scripts/infra.sh" install
     bash "$ROOT/scripts/infra.sh" up
     build_wait
 }

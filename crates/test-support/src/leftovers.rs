@@ -122,6 +122,62 @@ mod tests {
         assert_eq!(owner_pid(&vhost, '-'), Some(std::process::id()));
     }
 
+    /// A pid whose process has exited (and been reaped).
+    fn gone_pid() -> u32 {
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("run true");
+        child.wait().expect("wait for true");
+        child.id()
+    }
+
+    /// Against the real PostgreSQL and RabbitMQ, limited to the names this test creates, so
+    /// other test runs are never touched.
+    #[tokio::test]
+    async fn leftovers_of_gone_processes_are_removed_and_those_of_live_ones_kept() {
+        let gone = gone_pid();
+        let id = uuid::Uuid::new_v4().simple();
+        let (gone_db, live_db) = (
+            format!("test_leftover_{gone}_{id}"),
+            owned_name("test_leftover", '_'),
+        );
+        let (gone_vhost, live_vhost) = (format!("test-{gone}-{id}"), owned_name("test", '-'));
+        let mut admin = PgConnection::connect(&admin_url()).await.expect("connect");
+        for db in [&gone_db, &live_db] {
+            admin
+                .execute(format!(r#"CREATE DATABASE "{db}""#).as_str())
+                .await
+                .expect("create database");
+        }
+        for vhost in [&gone_vhost, &live_vhost] {
+            management(reqwest::Method::PUT, &format!("/api/vhosts/{vhost}"))
+                .send()
+                .await
+                .and_then(|r| r.error_for_status())
+                .expect("create vhost");
+        }
+        let dbs = [gone_db.clone(), live_db.clone()];
+        let vhosts = [gone_vhost.clone(), live_vhost.clone()];
+
+        let dropped = remove_leftover_databases(|n| dbs.iter().any(|d| d == n)).await;
+        let deleted = remove_leftover_vhosts(|n| vhosts.iter().any(|v| v == n)).await;
+
+        assert_eq!(dropped, Ok(vec![gone_db]));
+        assert_eq!(deleted, Ok(vec![gone_vhost]));
+        admin
+            .execute(format!(r#"DROP DATABASE "{live_db}""#).as_str())
+            .await
+            .expect("the live owner's database is still there");
+        management(
+            reqwest::Method::DELETE,
+            &format!("/api/vhosts/{live_vhost}"),
+        )
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .expect("the live owner's vhost is still there");
+    }
+
     #[test]
     fn names_without_a_pid_have_no_owner() {
         let id = uuid::Uuid::new_v4().simple().to_string();
