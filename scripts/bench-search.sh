@@ -27,45 +27,29 @@ done
 QUERY="/catalog/products?q=organizer&category=office&sort=price_asc&per_page=20"
 PORT_ON=18180
 PORT_OFF=18181
-LOG_DIR="$DATA_DIR/logs"
-mkdir -p -- "$LOG_DIR"
 
 apt_install wrk
 bash "$ROOT/scripts/infra.sh" install
 bash "$ROOT/scripts/infra.sh" up
+# Release, unlike the shared dev build of the two README commands: figures of optimised code.
 log "building the Shop (release)"
 (cd "$ROOT" && cargo build --release --locked -p printflow-shop)
 
-SHOP_PID=""
-stop_shop() {
-    if [[ -n "$SHOP_PID" ]] && kill -0 "$SHOP_PID" 2>/dev/null; then
-        kill -TERM "$SHOP_PID"
-        wait "$SHOP_PID" 2>/dev/null || true
-    fi
-    SHOP_PID=""
-}
-trap stop_shop EXIT
+trap 'daemon_stop bench-shop' EXIT
+ready_bench-shop() { http_ok "http://127.0.0.1:$SHOP_HTTP_PORT/readyz"; }
 
 # start_shop PORT on|off
 start_shop() {
-    local port=$1 mode=$2
-    local -a env=(
-        SHOP_HTTP_PORT="$port"
-        SHOP_DATABASE_URL="postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/printflow_shop"
-        SHOP_MODEL_STORE_DIR="$DATA_DIR/models"
-        RUST_LOG=warn
-    )
-    if [[ "$mode" == on ]]; then
-        env+=(OTEL_SDK_DISABLED=false OTEL_TRACES_SAMPLER=always_on
-            OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
-            OTEL_SERVICE_NAME=shop-api-bench)
+    export SHOP_HTTP_PORT=$1 RUST_LOG=warn SHOP_MODEL_STORE_DIR="$DATA_DIR/models"
+    export SHOP_DATABASE_URL="postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/printflow_shop"
+    if [[ "$2" == on ]]; then
+        export OTEL_SDK_DISABLED=false OTEL_TRACES_SAMPLER=always_on OTEL_SERVICE_NAME=shop-api-bench \
+            OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$JAEGER_OTLP_HTTP_PORT" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
     else
-        env+=(OTEL_SDK_DISABLED=true)
+        export OTEL_SDK_DISABLED=true
     fi
-    env "${env[@]}" "$ROOT/target/release/printflow-shop" >>"$LOG_DIR/bench-shop-$mode.log" 2>&1 &
-    SHOP_PID=$!
-    wait_for --log "$LOG_DIR/bench-shop-$mode.log" 60 "bench Shop ($mode)" \
-        curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null
+    daemon_start bench-shop - "$ROOT/target/release/printflow-shop"
+    daemon_wait bench-shop 60
 }
 
 # run_wrk PORT -> prints "rps p50_ms p99_ms"
@@ -91,7 +75,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
         # Warm-up: connections, plan cache, page cache.
         wrk -t1 -c4 -d3s "http://127.0.0.1:$port$QUERY" >/dev/null
         result=$(run_wrk "$port")
-        stop_shop
+        daemon_stop bench-shop
         log "round $r, tracing $mode: $result (req/s, p50 ms, p99 ms, non-2xx)"
         if [[ "$mode" == on ]]; then ON+=("$result"); else OFF+=("$result"); fi
     done

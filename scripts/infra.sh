@@ -1,251 +1,166 @@
 #!/usr/bin/env bash
-# Local PostgreSQL + RabbitMQ + Jaeger + Prometheus/Alertmanager for printflow development
-# and tests.
+# The infrastructure of printflow on this machine: PostgreSQL, RabbitMQ, Jaeger (built from
+# source), Prometheus and Alertmanager, private to this checkout (data under .data/, loopback
+# only, run as the postgres/rabbitmq/prometheus users).
 #
-# usage: scripts/infra.sh install|up|down|status|rabbitmqctl [ARGS...]
+# usage: scripts/infra.sh install|up|down|status [COMPONENT...] | reload | rabbitmqctl ARGS...
 #
-#   install      apt-get the packages (only if missing; Prometheus and
-#                Alertmanager via scripts/monitoring.sh), check that Go is
-#                there (Jaeger is built from source) and stop/disable the
-#                Debian-packaged default instances so ours get the ports
-#   up           start all services (idempotent), create role + databases
-#   down         stop all services cleanly (idempotent)
-#   status       one line per component; exit 0 only if all are healthy
-#   rabbitmqctl  run rabbitmqctl against our node (e.g. `list_queues`)
+#   install      apt-get what is missing without letting the packages start their default
+#                instances, and stop/disable those if they run (they would take our ports)
+#   up           start (idempotent; Jaeger is built first when needed), create role + databases;
+#                Prometheus and Alertmanager, when already running, re-render and reload configs
+#   down         stop (SIGTERM, SIGKILL after a deadline; idempotent)
+#   status       one line per component; exit 0 only if all are running and ready
+#   reload       re-render the Prometheus and Alertmanager configs and reload them
+#   rabbitmqctl  rabbitmqctl against our node (e.g. `list_queues`)
 #
-# Instances are private to this checkout: data under $DATA_DIR (default
-# <repo>/.data), loopback only, run as the postgres/rabbitmq/prometheus users.
-# Config comes from env vars (see scripts/lib.sh): PG_PORT, PG_USER,
-# PG_PASSWORD, RABBITMQ_PORT, RABBITMQ_MANAGEMENT_PORT,
-# RABBITMQ_PROMETHEUS_PORT, PRINTFLOW_DATA_DIR; Jaeger (scripts/jaeger.sh):
-# JAEGER_STORAGE=memory|badger; monitoring (scripts/monitoring.sh):
-# ALERT_WEBHOOK_URL and the services' *_HTTP_PORT (scrape targets).
+# COMPONENT: postgres, rabbitmq, jaeger, monitoring (Prometheus + Alertmanager); default all.
+# Settings (README): every *_PORT, PG_USER, PG_PASSWORD, PRINTFLOW_DATA_DIR,
+# JAEGER_STORAGE=memory|badger, ALERT_WEBHOOK_URL.
 
 set -euo pipefail
-
 # shellcheck source=scripts/lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-PACKAGES=(postgresql rabbitmq-server curl jq)
+PACKAGES=(postgresql rabbitmq-server curl jq prometheus prometheus-alertmanager)
 DATABASES=(printflow_shop printflow_crm printflow_mes)
+COMPONENTS=(postgres rabbitmq jaeger monitoring)
 
-RUN_DIR="$DATA_DIR/run"
-LOG_DIR="$DATA_DIR/logs"
 PG_DATA="$DATA_DIR/postgres"
-PG_LOG="$LOG_DIR/postgres.log"
 RMQ_BASE="$DATA_DIR/rabbitmq"
-# Node names must be unique per host (epmd), so a second checkout running
-# on other ports (CI) gets its own name; the default stays printflow@localhost.
-if [[ "$RABBITMQ_PORT" == 5672 ]]; then
-    RMQ_NODE="printflow@localhost"
-else
-    RMQ_NODE="printflow-$RABBITMQ_PORT@localhost"
-fi
-RMQ_PID="$RUN_DIR/rabbitmq.pid"
-RMQ_OUT="$LOG_DIR/rabbitmq.out"
-RMQ_LOG="$RMQ_BASE/log/$RMQ_NODE.log"
-RMQ_TEMPLATE="$ROOT/config/rabbitmq/rabbitmq.conf"
-RMQ_START_DEADLINE=90
-STOP_DEADLINE=60
-# Jaeger has its own script (build from source, start/stop); we delegate.
-JAEGER_SH="$ROOT/scripts/jaeger.sh"
-# Prometheus + Alertmanager (Debian packages, configs in config/): own script too.
-MONITORING_SH="$ROOT/scripts/monitoring.sh"
+# Node names are unique per host (epmd): a second checkout on other ports gets its own.
+RMQ_NODE="printflow@localhost"
+[[ "$RABBITMQ_PORT" == 5672 ]] || RMQ_NODE="printflow-$RABBITMQ_PORT@localhost"
+JAEGER_DIR="$DATA_DIR/jaeger"
+JAEGER_BIN="$DATA_DIR/bin/jaeger"
+# Our go.mod pins Jaeger as a tool dependency (with go.sum: the build never resolves versions).
+JAEGER_TOOL_DIR="$ROOT/tools/jaeger"
+JAEGER_PKG=github.com/jaegertracing/jaeger/cmd/jaeger
+# Static, no local paths and no symbol/DWARF tables (smaller, links faster; Go panics still
+# print file:line). Part of the build stamp: changing them rebuilds.
+JAEGER_BUILD=(env CGO_ENABLED=0 GOTOOLCHAIN=local GOWORK=off go build -mod=readonly -trimpath -ldflags=-s\ -w)
+PROM_DIR="$DATA_DIR/prometheus"
+AM_DIR="$DATA_DIR/alertmanager"
+PROM_URL="http://127.0.0.1:$PROMETHEUS_PORT"
+AM_URL="http://127.0.0.1:$ALERTMANAGER_PORT"
+DEFAULT_WEBHOOK_URL=http://127.0.0.1:9099/alerts
+ALERT_WEBHOOK_URL="${ALERT_WEBHOOK_URL:-$DEFAULT_WEBHOOK_URL}"
 
-# ------------------------------------------------------------------ install
+# ------------------------------------------------------------------------------------ install
 
-# Debian's maintainer scripts start a default instance on installation
-# (postgres cluster 15/main on 5432, rabbit@<host> on 5672), which would
-# take our ports. A policy-rc.d that exits 101 is the standard Debian way
-# to tell invoke-rc.d/deb-systemd-invoke "do not start services now".
-install_packages() {
-    apt_install_no_start "scripts/infra.sh install" "${PACKAGES[@]}"
+# Go builds Jaeger. Debian 12's golang-go (1.19) is too old for Jaeger's go.mod, so a missing or
+# old Go is an error, not an apt install. sudo's secure_path drops the usual install location.
+require_go() {
+    [[ -x /usr/local/go/bin/go && ":$PATH:" != *:/usr/local/go/bin:* ]] && PATH="$PATH:/usr/local/go/bin"
+    local need have
+    need="$(awk '$1 == "go" { print $2; exit }' "$JAEGER_TOOL_DIR/go.mod")"
+    command -v go >/dev/null 2>&1 ||
+        die "Go is not installed: Jaeger is built from source (tools/jaeger) and needs Go >= $need; Debian's golang-go is too old, so install a current Go and put its bin/ on PATH"
+    have="$(GOTOOLCHAIN=local go env GOVERSION)"
+    [[ "$(printf '%s\n%s\n' "$need" "${have#go}" | sort -V | head -n 1)" == "$need" ]] ||
+        die "Go ${have#go} is too old to build Jaeger (tools/jaeger/go.mod needs Go >= $need)"
 }
 
-# Make sure the packaged default instances are neither running nor started
-# again later (at boot or by a future package upgrade).
+# The packages' default instances (started by an earlier install or at boot) hold our ports and
+# listen on every interface: stop them and keep them from starting again.
 stop_default_instances() {
     if [[ -d /run/systemd/system ]]; then
-        log "disabling the packaged postgresql/rabbitmq-server systemd units"
-        systemctl disable --now postgresql.service rabbitmq-server.service >/dev/null 2>&1 || true
+        systemctl disable --now postgresql rabbitmq-server prometheus prometheus-alertmanager >/dev/null 2>&1 || true
     fi
-    stop_default_postgres
-    stop_default_rabbitmq
-}
-
-stop_default_postgres() {
-    command -v pg_lsclusters >/dev/null 2>&1 || return 0
-    local ver name port status _rest start_conf
-    while read -r ver name port status _rest; do
-        [[ -n "$ver" ]] || continue
+    local ver name _port status _rest
+    while read -r ver name _port status _rest; do
         if [[ "$status" == online* ]]; then
-            log "stopping Debian's default PostgreSQL cluster $ver/$name (port $port)"
+            log "stopping Debian's default PostgreSQL cluster $ver/$name"
             pg_ctlcluster "$ver" "$name" stop -m fast || warn "could not stop cluster $ver/$name"
         fi
-        start_conf="/etc/postgresql/$ver/$name/start.conf"
-        if [[ -f "$start_conf" ]] && grep -qx 'auto' "$start_conf"; then
-            log "setting $start_conf to 'manual' so it never auto-starts on port $port"
-            sed -i 's/^auto$/manual/' "$start_conf"
-        fi
+        sed -i 's/^auto$/manual/' "/etc/postgresql/$ver/$name/start.conf" 2>/dev/null || true
     done < <(pg_lsclusters -h 2>/dev/null || true)
-}
-
-stop_default_rabbitmq() {
-    # epmd knows every Erlang node on the host; "rabbit" is the packaged
-    # node's name. Cheaper and more precise than matching process names.
-    command -v epmd >/dev/null 2>&1 || return 0
-    epmd -names 2>/dev/null | grep -q '^name rabbit at port' || return 0
-    log "stopping Debian's default RabbitMQ node rabbit@$(hostname -s)"
-    # Plain environment => the packaged node's HOME (/var/lib/rabbitmq),
-    # cookie and /etc/rabbitmq config, i.e. exactly that node.
-    run_as rabbitmq HOME=/var/lib/rabbitmq rabbitmqctl -q -n rabbit stop >/dev/null ||
-        warn "could not stop the default RabbitMQ node; it may hold port 5672"
-}
-
-# Jaeger is built from source with Go. Debian 12's golang-go (1.19) is too
-# old for Jaeger's go.mod, so installing it would not help: insist on a
-# preinstalled toolchain instead (jaeger.sh checks the exact minimum).
-ensure_go() {
-    if command -v go >/dev/null 2>&1 || [[ -x /usr/local/go/bin/go ]]; then
-        return 0
+    # epmd knows every Erlang node on the host; "rabbit" is the packaged node.
+    if epmd -names 2>/dev/null | grep -q '^name rabbit at port'; then
+        log "stopping Debian's default RabbitMQ node"
+        run_as rabbitmq HOME=/var/lib/rabbitmq rabbitmqctl -q -n rabbit stop >/dev/null ||
+            warn "could not stop the default RabbitMQ node; it may hold port 5672"
     fi
-    die "Go is not installed (or not on PATH): Jaeger is built from source (tools/jaeger/go.mod) and needs a current Go toolchain; Debian's golang-go is too old, so install Go and put its bin/ on PATH"
-}
-
-cmd_install() {
-    install_packages
-    ensure_go
-    user_exists postgres || die "system user 'postgres' missing after installing postgresql"
-    user_exists rabbitmq || die "system user 'rabbitmq' missing after installing rabbitmq-server"
-    stop_default_instances
-    bash "$MONITORING_SH" install
-    log "install done"
-}
-
-# Let `up` work on a fresh machine without a separate `install` step.
-ensure_installed() {
-    local p
-    for p in "${PACKAGES[@]}"; do
-        if ! pkg_installed "$p"; then
-            log "package $p missing: running install first"
-            cmd_install
-            return 0
+    for name in prometheus prometheus-alertmanager; do
+        if start-stop-daemon --status --pidfile "/run/prometheus/$name.pid" --exec "/usr/bin/$name" 2>/dev/null; then
+            log "stopping Debian's default $name"
+            "/etc/init.d/$name" stop >/dev/null 2>&1 || warn "could not stop the default $name"
         fi
+        update-rc.d "$name" disable >/dev/null 2>&1 || true
     done
 }
 
-# ---------------------------------------------------------------- data dir
-
-prepare_data_dir() {
-    mkdir -p -- "$DATA_DIR"
-    # Both service users need to reach their subdirectories.
-    ensure_traversable postgres "$DATA_DIR"
-    ensure_traversable rabbitmq "$DATA_DIR"
-    mkdir -p -- "$LOG_DIR" "$RUN_DIR"
-    # RUN_DIR holds postgres' unix socket. Local socket auth is "trust", so
-    # keep it away from other local users (0750); root can still use it.
-    chown postgres:postgres -- "$RUN_DIR"
-    chmod 0750 -- "$RUN_DIR"
-    # pg_ctl opens its log file as postgres; LOG_DIR itself stays root's.
-    touch -- "$PG_LOG"
-    chown postgres:postgres -- "$PG_LOG"
+cmd_install() {
+    apt_install "${PACKAGES[@]}"
+    require_go
+    local user
+    for user in postgres rabbitmq prometheus; do
+        getent passwd "$user" >/dev/null || die "system user '$user' missing after installing the packages"
+    done
+    stop_default_instances
 }
 
-# --------------------------------------------------------------- PostgreSQL
+# ----------------------------------------------------------------------------------- postgres
 
-# PG_BIN: server binaries. An existing cluster pins the major version it was
-# created with (a newer postgres cannot open it); otherwise use the newest.
+# PG_BIN: an existing cluster pins the major version that created it; otherwise the newest.
 pg_find_bin() {
     if [[ -f "$PG_DATA/PG_VERSION" ]]; then
-        local ver
-        ver="$(<"$PG_DATA/PG_VERSION")"
-        PG_BIN="/usr/lib/postgresql/$ver/bin"
-        [[ -x "$PG_BIN/postgres" ]] ||
-            die "$PG_DATA was created by PostgreSQL $ver, but $PG_BIN/postgres is missing (install postgresql-$ver or remove $PG_DATA)"
-        return 0
-    fi
-    local dirs=(/usr/lib/postgresql/*/bin/postgres)
-    [[ -x "${dirs[0]}" ]] || die "no PostgreSQL server under /usr/lib/postgresql (run: $0 install)"
-    PG_BIN="$(dirname -- "$(printf '%s\n' "${dirs[@]}" | sort -V | tail -n 1)")"
-}
-
-pg_is_running() {
-    [[ -f "$PG_DATA/PG_VERSION" ]] || return 1
-    run_as postgres "$PG_BIN/pg_ctl" status -D "$PG_DATA" >/dev/null 2>&1
-}
-
-pg_ready() {
-    "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 2
-}
-
-pg_init() {
-    [[ -f "$PG_DATA/PG_VERSION" ]] && return 0
-    log "initializing PostgreSQL cluster in $PG_DATA ($PG_BIN)"
-    mkdir -p -- "$PG_DATA"
-    chown postgres:postgres -- "$PG_DATA"
-    chmod 0700 -- "$PG_DATA"
-    # trust on the (0750) unix socket lets the scripts administer as
-    # postgres without a password; TCP always requires a SCRAM password.
-    if ! run_as postgres "$PG_BIN/initdb" -D "$PG_DATA" -U postgres \
-        --auth-local=trust --auth-host=scram-sha-256 \
-        --encoding=UTF8 --locale=C.UTF-8 >"$LOG_DIR/initdb.log" 2>&1; then
-        show_logs "$LOG_DIR/initdb.log"
-        die "initdb failed"
+        PG_BIN="/usr/lib/postgresql/$(<"$PG_DATA/PG_VERSION")/bin"
+        [[ -x "$PG_BIN/postgres" ]] || die "$PG_DATA needs $PG_BIN/postgres (install that version or remove $PG_DATA)"
+    else
+        PG_BIN="$(dirname -- "$(printf '%s\n' /usr/lib/postgresql/*/bin/postgres | sort -V | tail -n 1)")"
+        [[ -x "$PG_BIN/postgres" ]] || die "no PostgreSQL server under /usr/lib/postgresql (run: $0 install)"
     fi
 }
 
-# Our settings live in a generated file included at the end of
-# postgresql.conf (so they win over initdb's defaults) and are rewritten on
-# every `up`: changing PG_PORT etc. takes effect on the next start without
-# hand-editing the cluster config.
-pg_write_conf() {
-    local conf="$PG_DATA/printflow.conf"
-    local sock_dir="${RUN_DIR//\'/\'\'}"
-    cat >"$conf" <<EOF
+ready_postgres() { pg_isready -q -h 127.0.0.1 -p "$PG_PORT" -t 2; }
+
+# A cluster started by pg_ctl (earlier versions of this script) is adopted through its lock file.
+pg_adopt() {
+    [[ -s "$RUN_DIR/postgres.pid" || ! -s "$PG_DATA/postmaster.pid" ]] ||
+        printf '%s\npostgres\n' "$(head -n 1 "$PG_DATA/postmaster.pid")" >"$RUN_DIR/postgres.pid"
+}
+
+up_postgres() {
+    pg_find_bin
+    pg_adopt
+    if [[ ! -f "$PG_DATA/PG_VERSION" ]]; then
+        log "initialising a PostgreSQL cluster in $PG_DATA"
+        mkdir -p -- "$PG_DATA"
+        chown postgres:postgres -- "$PG_DATA"
+        chmod 0700 -- "$PG_DATA"
+        # trust on the (0750) unix socket lets the scripts administer as postgres without a
+        # password; TCP always requires a SCRAM password.
+        run_as postgres "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth-local=trust \
+            --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 >"$LOG_DIR/initdb.log" 2>&1 ||
+            { show_logs "$LOG_DIR/initdb.log" && die "initdb failed"; }
+    fi
+    # Our settings, rewritten on every `up` (a changed PG_PORT applies at the next start) and
+    # included last, so they win over initdb's. The socket dir is 0750: local auth is "trust".
+    cat >"$PG_DATA/printflow.conf" <<EOF
 # Generated by scripts/infra.sh on every 'up' -- edit the script instead.
 listen_addresses = '127.0.0.1'
 port = $PG_PORT
-unix_socket_directories = '$sock_dir'
+unix_socket_directories = '${RUN_DIR//\'/\'\'}'
 # Integration tests open many pools in parallel.
 max_connections = 500
 shared_buffers = 256MB
 # Kept on deliberately: tests should see real durability semantics.
 fsync = on
 EOF
-    chown postgres:postgres -- "$conf"
-    if ! grep -qx "include_if_exists = 'printflow.conf'" "$PG_DATA/postgresql.conf"; then
-        printf "\n# printflow settings (scripts/infra.sh)\ninclude_if_exists = 'printflow.conf'\n" \
-            >>"$PG_DATA/postgresql.conf"
+    grep -qx "include_if_exists = 'printflow.conf'" "$PG_DATA/postgresql.conf" ||
+        printf "\ninclude_if_exists = 'printflow.conf'\n" >>"$PG_DATA/postgresql.conf"
+    chown postgres:postgres -- "$PG_DATA/printflow.conf" "$RUN_DIR"
+    chmod 0750 -- "$RUN_DIR"
+    if ! daemon_running postgres; then
+        ports_free PostgreSQL "$PG_PORT"
+        daemon_start postgres postgres "$PG_BIN/postgres" -D "$PG_DATA"
     fi
-}
-
-pg_start() {
-    if port_open 127.0.0.1 "$PG_PORT"; then
-        die "port 127.0.0.1:$PG_PORT is taken by another process (Debian's default cluster? run '$0 install' to stop it, or set PG_PORT)"
-    fi
-    log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
-    # pg_ctl -w waits until the postmaster reports "ready" (and notices if
-    # it dies early); pg_ctl puts the server in its own session.
-    if ! run_as postgres "$PG_BIN/pg_ctl" start -D "$PG_DATA" -l "$PG_LOG" -w -t 60 >/dev/null; then
-        show_logs "$PG_LOG"
-        die "PostgreSQL failed to start"
-    fi
-    wait_for --log "$PG_LOG" 60 "PostgreSQL on 127.0.0.1:$PG_PORT (pg_isready)" pg_ready
-}
-
-# Role and databases, idempotently. psql variables (:'x' / :"x") do the
-# quoting, so unusual names/passwords cannot break the SQL.
-pg_provision() {
-    local dbs
-    dbs="$(
-        IFS=,
-        printf '%s' "${DATABASES[*]}"
-    )"
-    run_as postgres "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 \
-        -h "$RUN_DIR" -p "$PG_PORT" -U postgres -d postgres \
-        -v user="$PG_USER" -v pass="$PG_PASSWORD" -v dbs="$dbs" <<'SQL'
-SELECT format('CREATE ROLE %I', :'user')
- WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'user') \gexec
+    daemon_wait postgres 60
+    # Role and databases, idempotently; psql variables do the quoting.
+    run_as postgres "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$RUN_DIR" -p "$PG_PORT" -d postgres \
+        -v user="$PG_USER" -v pass="$PG_PASSWORD" -v dbs="$(IFS=, && echo "${DATABASES[*]}")" <<'SQL'
+SELECT format('CREATE ROLE %I', :'user') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'user') \gexec
 ALTER ROLE :"user" WITH LOGIN CREATEDB PASSWORD :'pass';
 SELECT format('CREATE DATABASE %I OWNER %I ENCODING %L', d, :'user', 'UTF8')
   FROM unnest(string_to_array(:'dbs', ',')) AS d
@@ -253,229 +168,248 @@ SELECT format('CREATE DATABASE %I OWNER %I ENCODING %L', d, :'user', 'UTF8')
 SQL
 }
 
-pg_up() {
-    pg_find_bin
-    pg_init
-    pg_write_conf
-    if pg_is_running; then
-        wait_for --log "$PG_LOG" 60 "PostgreSQL on 127.0.0.1:$PG_PORT (pg_isready)" pg_ready
-        log "PostgreSQL already running on 127.0.0.1:$PG_PORT"
-    else
-        pg_start
-    fi
-    pg_provision
+# SIGINT is PostgreSQL's fast shutdown: open transactions roll back, still a clean checkpoint.
+down_postgres() {
+    pg_adopt
+    daemon_stop postgres 60 INT
 }
 
-pg_down() {
-    if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || [[ ! -f "$PG_DATA/PG_VERSION" ]]; then
-        log "PostgreSQL not running"
-        return 0
-    fi
-    pg_find_bin
-    if ! pg_is_running; then
-        log "PostgreSQL not running"
-        return 0
-    fi
-    log "stopping PostgreSQL"
-    # fast = roll back open transactions and disconnect clients, but still a
-    # clean shutdown checkpoint (no crash recovery on next start).
-    if ! run_as postgres "$PG_BIN/pg_ctl" stop -D "$PG_DATA" -m fast -w -t "$STOP_DEADLINE" >/dev/null; then
-        show_logs "$PG_LOG"
-        die "PostgreSQL did not stop within ${STOP_DEADLINE}s"
-    fi
+status_postgres() {
+    pg_adopt
+    daemon_status postgres "127.0.0.1:$PG_PORT"
 }
 
-# ----------------------------------------------------------------- RabbitMQ
+# ----------------------------------------------------------------------------------- rabbitmq
 
-# rabbitmqctl against our node: same user, HOME (cookie) and env as the
-# server, so it finds the node and authenticates.
+ready_rabbitmq() {
+    port_open "$RABBITMQ_PORT" && http_ok -u guest:guest "http://127.0.0.1:$RABBITMQ_MANAGEMENT_PORT/api/overview"
+}
+
 rabbitmqctl_local() {
-    rmq_set_env "$RMQ_BASE" "$RMQ_NODE" "$RABBITMQ_PORT"
+    rmq_prepare "$RMQ_BASE" "$RMQ_NODE" "$RABBITMQ_PORT"
     run_as rabbitmq "${RMQ_ENV[@]}" "$RMQ_BIN/rabbitmqctl" "$@"
 }
 
-rmq_render_config() {
-    local conf="$RMQ_BASE/rabbitmq.conf"
-    [[ -f "$RMQ_TEMPLATE" ]] || die "missing $RMQ_TEMPLATE"
-    sed -e "s/@RABBITMQ_PORT@/$RABBITMQ_PORT/g" \
-        -e "s/@RABBITMQ_MANAGEMENT_PORT@/$RABBITMQ_MANAGEMENT_PORT/g" \
-        -e "s/@RABBITMQ_PROMETHEUS_PORT@/$RABBITMQ_PROMETHEUS_PORT/g" \
-        "$RMQ_TEMPLATE" >"$conf"
-    if grep -q '@[A-Z_]*@' "$conf"; then
-        die "unsubstituted placeholder in $RMQ_TEMPLATE: $(grep -o '@[A-Z_]*@' "$conf" | head -n 1)"
-    fi
-    printf '[rabbitmq_management,rabbitmq_prometheus].\n' >"$RMQ_BASE/enabled_plugins"
-    chown rabbitmq:rabbitmq -- "$conf" "$RMQ_BASE/enabled_plugins"
-}
-
-rmq_mgmt_ok() {
-    curl -fsS -o /dev/null --max-time 2 -u guest:guest \
-        "http://127.0.0.1:$RABBITMQ_MANAGEMENT_PORT/api/overview" 2>/dev/null
-}
-
-# Probe for wait_for: 3 (= give up) once the server process is gone.
-rmq_probe() {
-    rmq_read_pid "$RMQ_PID" >/dev/null || return 3
-    port_open 127.0.0.1 "$RABBITMQ_PORT" && rmq_mgmt_ok
-}
-
-rmq_check_ports_free() {
-    local p
-    for p in "$RABBITMQ_PORT" "$RABBITMQ_MANAGEMENT_PORT" "$RABBITMQ_PROMETHEUS_PORT" "$((RABBITMQ_PORT + 20000))"; do
-        if port_open 127.0.0.1 "$p"; then
-            die "port 127.0.0.1:$p is taken by another process (Debian's default rabbit node? run '$0 install' to stop it, or set RABBITMQ_*PORT)"
-        fi
-    done
-}
-
-rmq_up() {
+up_rabbitmq() {
     [[ -x "$RMQ_BIN/rabbitmq-server" ]] || die "RabbitMQ not installed (run: $0 install)"
-    local pid
-    if pid="$(rmq_read_pid "$RMQ_PID")"; then
-        wait_for --log "$RMQ_OUT" --log "$RMQ_LOG" "$RMQ_START_DEADLINE" \
-            "RabbitMQ (AMQP port + management API)" rmq_probe
-        log "RabbitMQ already running (pid $pid) on 127.0.0.1:$RABBITMQ_PORT"
-        return 0
+    rmq_prepare "$RMQ_BASE" "$RMQ_NODE" "$RABBITMQ_PORT"
+    if ! daemon_running rabbitmq; then
+        ports_free RabbitMQ "$RABBITMQ_PORT" "$RABBITMQ_MANAGEMENT_PORT" "$RABBITMQ_PROMETHEUS_PORT" "$((RABBITMQ_PORT + 20000))"
+        render_config "$ROOT/config/rabbitmq/rabbitmq.conf" "$RMQ_BASE/rabbitmq.conf"
+        printf '[rabbitmq_management,rabbitmq_prometheus].\n' >"$RMQ_BASE/enabled_plugins"
+        chown rabbitmq:rabbitmq -- "$RMQ_BASE/rabbitmq.conf" "$RMQ_BASE/enabled_plugins"
+        log "starting RabbitMQ node $RMQ_NODE on 127.0.0.1:$RABBITMQ_PORT"
+        daemon_start rabbitmq rabbitmq "${RMQ_ENV[@]}" "$RMQ_BIN/rabbitmq-server"
     fi
-    rmq_check_ports_free
-    rmq_prepare_base "$RMQ_BASE"
-    rmq_render_config
-    log "starting RabbitMQ node $RMQ_NODE on 127.0.0.1:$RABBITMQ_PORT"
-    local start_us
-    start_us=$(now_us)
-    rmq_spawn "$RMQ_BASE" "$RMQ_NODE" "$RABBITMQ_PORT" "$RMQ_PID" "$RMQ_OUT"
-    wait_for --log "$RMQ_OUT" --log "$RMQ_LOG" "$RMQ_START_DEADLINE" \
-        "RabbitMQ (AMQP port + management API)" rmq_probe
-    log "RabbitMQ ready in $(elapsed_since "$start_us") (pid $(<"$RMQ_PID"))"
-    # Proves the CLI path (cookie, HOME, node name) works, so
-    # `infra.sh rabbitmqctl ...` can be relied on.
+    daemon_wait rabbitmq 90 "$RMQ_BASE/log/$RMQ_NODE.log"
+    # Proves the CLI path (cookie, HOME, node name), so `infra.sh rabbitmqctl` can be relied on.
     rabbitmqctl_local -q await_startup --timeout 30 >/dev/null ||
         warn "rabbitmqctl cannot reach $RMQ_NODE (the broker itself is up)"
 }
 
-rmq_down() {
-    if rmq_read_pid "$RMQ_PID" >/dev/null; then
-        log "stopping RabbitMQ"
-        rmq_stop "$RMQ_PID" "$STOP_DEADLINE"
-    elif [[ -x "$RMQ_BIN/rabbitmqctl" ]] && port_open 127.0.0.1 "$RABBITMQ_PORT" &&
-        [[ -s "$RMQ_BASE/.erlang.cookie" ]]; then
-        # Pid file lost but something listens: only our node accepts our
-        # cookie, so this cannot stop anybody else's broker.
+down_rabbitmq() {
+    if daemon_running rabbitmq || ! port_open "$RABBITMQ_PORT" || [[ ! -s "$RMQ_BASE/.erlang.cookie" ]]; then
+        # SIGTERM to the wrapper script: RabbitMQ shuts down cleanly (flushes queues to disk).
+        daemon_stop rabbitmq 60
+    else
+        # Pid file lost but something listens: only our node accepts our cookie.
         log "RabbitMQ pid file missing; asking $RMQ_NODE to stop via rabbitmqctl"
-        rabbitmqctl_local -q stop >/dev/null 2>&1 || log "RabbitMQ ($RMQ_NODE) not running"
+        rabbitmqctl_local -q stop >/dev/null 2>&1 || true
+    fi
+}
+
+status_rabbitmq() {
+    daemon_status rabbitmq "amqp 127.0.0.1:$RABBITMQ_PORT  ui http://127.0.0.1:$RABBITMQ_MANAGEMENT_PORT/  metrics http://127.0.0.1:$RABBITMQ_PROMETHEUS_PORT/metrics"
+}
+
+# ------------------------------------------------------------------------------------- jaeger
+
+# One exact build: any change to the pins or the build command differs.
+jaeger_stamp() {
+    printf '%s\n' "$(sha256sum "$JAEGER_TOOL_DIR/go.mod" "$JAEGER_TOOL_DIR/go.sum" | cut -d' ' -f1)" "${JAEGER_BUILD[*]}"
+}
+
+build_jaeger() {
+    [[ -x "$JAEGER_BIN" && "$(cat "$JAEGER_BIN.stamp" 2>/dev/null)" == "$(jaeger_stamp)" ]] && return 0
+    require_go
+    mkdir -p -- "$(dirname -- "$JAEGER_BIN")" "$LOG_DIR"
+    log "building Jaeger (tools/jaeger) into $JAEGER_BIN: a first, uncached build takes minutes (log $LOG_DIR/jaeger-build.log)"
+    local start_us
+    start_us=$(now_us)
+    # GOCACHE/GOMODCACHE stay as set (default: ~/.cache, ~/go), so rebuilds reuse them.
+    (cd -- "$JAEGER_TOOL_DIR" && "${JAEGER_BUILD[@]}" -o "$JAEGER_BIN.tmp" "$JAEGER_PKG") >"$LOG_DIR/jaeger-build.log" 2>&1 ||
+        { show_logs "$LOG_DIR/jaeger-build.log" && die "building Jaeger failed"; }
+    # mv, not overwriting in place: a running instance keeps its old inode.
+    mv -f -- "$JAEGER_BIN.tmp" "$JAEGER_BIN"
+    jaeger_stamp >"$JAEGER_BIN.stamp"
+    log "built Jaeger in $(elapsed_since "$start_us")"
+    ! daemon_running jaeger || warn "the running Jaeger is the previous build: run '$0 down jaeger' and '$0 up jaeger' to switch"
+}
+
+ready_jaeger() {
+    port_open "$JAEGER_OTLP_GRPC_PORT" && port_open "$JAEGER_OTLP_HTTP_PORT" &&
+        http_ok "http://127.0.0.1:$JAEGER_HEALTH_PORT/status" && http_ok "http://127.0.0.1:$JAEGER_QUERY_PORT/api/services"
+}
+
+up_jaeger() {
+    local storage="${JAEGER_STORAGE:-memory}" running
+    [[ "$storage" == memory || "$storage" == badger ]] || die "JAEGER_STORAGE must be 'memory' or 'badger', got '$storage'"
+    build_jaeger
+    if daemon_running jaeger; then
+        # Only an explicit request for the other storage is an error.
+        running="$(cat "$RUN_DIR/jaeger.storage" 2>/dev/null || echo unknown)"
+        [[ -z "${JAEGER_STORAGE:-}" || "$running" == "$storage" ]] ||
+            die "Jaeger runs with $running storage, JAEGER_STORAGE=$storage was requested: run '$0 down jaeger' first"
     else
-        log "RabbitMQ not running"
+        ports_free Jaeger "$JAEGER_OTLP_GRPC_PORT" "$JAEGER_OTLP_HTTP_PORT" "$JAEGER_QUERY_PORT" \
+            "$JAEGER_QUERY_GRPC_PORT" "$JAEGER_HEALTH_PORT" "$JAEGER_METRICS_PORT" "$JAEGER_SPANMETRICS_PORT"
+        mkdir -p -- "$JAEGER_DIR/badger/keys" "$JAEGER_DIR/badger/values"
+        # The path goes into a double-quoted YAML string.
+        [[ "$DATA_DIR" != *[\"\\$'\n']* ]] || die "DATA_DIR must not contain quotes, backslashes or newlines"
+        local template="$ROOT/config/jaeger/config.yaml"
+        [[ "$storage" == memory ]] || template="$ROOT/config/jaeger/config-badger.yaml"
+        render_config "$template" "$JAEGER_DIR/config.yaml"
+        printf '%s\n' "$storage" >"$RUN_DIR/jaeger.storage"
+        log "starting Jaeger ($storage storage)"
+        daemon_start jaeger root HOME="$JAEGER_DIR" "$JAEGER_BIN" --config "$JAEGER_DIR/config.yaml"
     fi
+    daemon_wait jaeger 60
 }
 
-# ------------------------------------------------------------------ summary
+# SIGTERM: the collector drains its pipelines and closes storage (Badger flushes to disk).
+down_jaeger() { daemon_stop jaeger; }
 
-print_summary() {
-    cat <<EOF
-
-PrintFlow infrastructure is up:
-  PostgreSQL       127.0.0.1:$PG_PORT  user $PG_USER / $PG_PASSWORD
-                   databases: ${DATABASES[*]}
-                   e.g. postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/printflow_crm
-  RabbitMQ AMQP    amqp://guest:guest@127.0.0.1:$RABBITMQ_PORT/%2f
-  Management UI    http://127.0.0.1:$RABBITMQ_MANAGEMENT_PORT/  (guest / guest)
-  RabbitMQ metrics http://127.0.0.1:$RABBITMQ_PROMETHEUS_PORT/metrics
-  Jaeger OTLP      grpc 127.0.0.1:4317, http http://127.0.0.1:4318/v1/traces
-  Jaeger API       http://127.0.0.1:16686/api/services  (no UI in this build)
-  Prometheus       http://127.0.0.1:9090/classic/graph  (docs/monitoring.md)
-  Alertmanager     http://127.0.0.1:9093/  (alerts: docs/alerts.md)
-  Data dir         $DATA_DIR
-  Logs             $PG_LOG, $RMQ_LOG, $LOG_DIR/{jaeger,prometheus,alertmanager}.log
-EOF
+status_jaeger() {
+    daemon_status jaeger "otlp grpc 127.0.0.1:$JAEGER_OTLP_GRPC_PORT http 127.0.0.1:$JAEGER_OTLP_HTTP_PORT  api http://127.0.0.1:$JAEGER_QUERY_PORT/  ($(cat "$RUN_DIR/jaeger.storage" 2>/dev/null) storage)"
 }
 
-# ----------------------------------------------------------------- commands
+# --------------------------------------------------------------------------------- monitoring
 
-cmd_up() {
-    ensure_installed
-    prepare_data_dir
-    pg_up
-    rmq_up
-    bash "$JAEGER_SH" up
-    # After Jaeger: Prometheus scrapes it and Jaeger's SPM queries Prometheus.
-    bash "$MONITORING_SH" up
-    print_summary
+ready_prometheus() { http_ok "$PROM_URL/-/ready"; }
+ready_alertmanager() { http_ok "$AM_URL/-/ready"; }
+
+# Both configs, validated before anything running sees them. Prometheus' rules are copied next
+# to its config (rule_files: rules/*.yml is relative to it), so what runs is what was checked.
+render_monitoring() {
+    [[ "$ALERT_WEBHOOK_URL" =~ ^https?://[^[:space:]\"\'\\]+$ ]] ||
+        die "ALERT_WEBHOOK_URL must be an http(s) URL without spaces or quotes, got '$ALERT_WEBHOOK_URL'"
+    mkdir -p -- "$PROM_DIR/data" "$PROM_DIR/targets" "$AM_DIR/data" "$PROM_DIR/.new/rules"
+    # The service user writes only its data dirs; configs and targets are root's (tests write
+    # target files as root) and world-readable.
+    chown prometheus:prometheus -- "$PROM_DIR/data" "$AM_DIR/data"
+    chmod 0750 -- "$PROM_DIR/data" "$AM_DIR/data"
+    ensure_traversable prometheus "$PROM_DIR"
+    render_config "$ROOT/config/prometheus/prometheus.yml" "$PROM_DIR/.new/prometheus.yml"
+    cp -- "$ROOT"/config/prometheus/rules/*.yml "$PROM_DIR/.new/rules/"
+    render_config "$ROOT/config/alertmanager/alertmanager.yml" "$AM_DIR/alertmanager.yml.new"
+    sed -i "s|url: $(sed_repl "$DEFAULT_WEBHOOK_URL")\$|url: $(sed_repl "$ALERT_WEBHOOK_URL")|" "$AM_DIR/alertmanager.yml.new"
+    chmod -R a+rX -- "$PROM_DIR/.new" "$PROM_DIR/targets" "$AM_DIR/alertmanager.yml.new"
+    local out
+    out="$(promtool check config "$PROM_DIR/.new/prometheus.yml" 2>&1 && amtool check-config "$AM_DIR/alertmanager.yml.new" 2>&1)" ||
+        { printf '%s\n' "$out" >&2 && rm -rf -- "$PROM_DIR/.new" && die "invalid Prometheus or Alertmanager config (config/): see above"; }
+    rm -rf -- "$PROM_DIR/rules"
+    mv -- "$PROM_DIR/.new/rules" "$PROM_DIR/rules"
+    mv -f -- "$PROM_DIR/.new/prometheus.yml" "$PROM_DIR/prometheus.yml"
+    mv -f -- "$AM_DIR/alertmanager.yml.new" "$AM_DIR/alertmanager.yml"
+    rm -rf -- "$PROM_DIR/.new"
 }
 
-cmd_down() {
-    bash "$MONITORING_SH" down
-    bash "$JAEGER_SH" down
-    rmq_down
-    pg_down
+# reload_monitoring: POST /-/reload; a rejected config keeps the old one running, so fail loudly.
+reload_monitoring() {
+    local url out
+    for url in "$AM_URL" "$PROM_URL"; do
+        out="$(curl -sS --max-time 30 -X POST -w '\n%{http_code}' "$url/-/reload" 2>&1)" || true
+        [[ "${out##*$'\n'}" == 200 ]] || die "$url did not accept the new config: ${out%$'\n'*}"
+    done
+    log "Prometheus and Alertmanager reloaded their configs"
 }
 
-cmd_status() {
-    local ok=0
-    if [[ -f "$PG_DATA/PG_VERSION" ]] && ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
-        pg_find_bin
-    fi
-    if [[ -n "${PG_BIN:-}" ]] && pg_is_running; then
-        if pg_ready; then
-            printf 'postgres  running  127.0.0.1:%s\n' "$PG_PORT"
-        else
-            printf 'postgres  running but not accepting connections on 127.0.0.1:%s\n' "$PG_PORT"
-            ok=1
-        fi
+up_monitoring() {
+    local was_running=0
+    render_monitoring
+    # Alertmanager first, so Prometheus can deliver from its first rule evaluation.
+    # --cluster.listen-address= (empty): no gossip port, a single local instance.
+    if daemon_running alertmanager; then
+        was_running=1
     else
-        printf 'postgres  stopped\n'
-        ok=1
+        ports_free Alertmanager "$ALERTMANAGER_PORT"
+        daemon_start alertmanager prometheus /usr/bin/prometheus-alertmanager \
+            --config.file="$AM_DIR/alertmanager.yml" --storage.path="$AM_DIR/data" \
+            --web.listen-address="127.0.0.1:$ALERTMANAGER_PORT" --web.external-url="$AM_URL" \
+            --cluster.listen-address= --log.level=info
     fi
-    local pid
-    if pid="$(rmq_read_pid "$RMQ_PID")"; then
-        if port_open 127.0.0.1 "$RABBITMQ_PORT" && rmq_mgmt_ok; then
-            printf 'rabbitmq  running  amqp 127.0.0.1:%s  ui http://127.0.0.1:%s/  metrics http://127.0.0.1:%s/metrics  (pid %s)\n' \
-                "$RABBITMQ_PORT" "$RABBITMQ_MANAGEMENT_PORT" "$RABBITMQ_PROMETHEUS_PORT" "$pid"
-        else
-            printf 'rabbitmq  running (pid %s) but not answering on 127.0.0.1:%s / :%s yet\n' \
-                "$pid" "$RABBITMQ_PORT" "$RABBITMQ_MANAGEMENT_PORT"
-            ok=1
-        fi
+    daemon_wait alertmanager 60
+    # Exemplars: histograms carry trace ids. Lifecycle API: POST /-/reload (reload, tests).
+    if daemon_running prometheus; then
+        was_running=1
     else
-        printf 'rabbitmq  stopped\n'
-        ok=1
+        ports_free Prometheus "$PROMETHEUS_PORT"
+        daemon_start prometheus prometheus /usr/bin/prometheus \
+            --config.file="$PROM_DIR/prometheus.yml" --storage.tsdb.path="$PROM_DIR/data" \
+            --storage.tsdb.retention.time=7d --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" \
+            --web.external-url="$PROM_URL" --enable-feature=exemplar-storage --web.enable-lifecycle \
+            --web.console.templates=/etc/prometheus/consoles \
+            --web.console.libraries=/etc/prometheus/console_libraries --log.level=info
     fi
-    bash "$JAEGER_SH" status || ok=1
-    bash "$MONITORING_SH" status || ok=1
+    # Prometheus replays its WAL on start: generous for a week of data on a slow disk.
+    daemon_wait prometheus 60
+    ((was_running == 0)) || reload_monitoring
+}
+
+down_monitoring() {
+    daemon_stop prometheus
+    daemon_stop alertmanager
+}
+
+status_monitoring() {
+    local targets ok=0
+    targets="$(curl -fsS --max-time 2 "$PROM_URL/api/v1/targets?state=active" 2>/dev/null |
+        jq -r '.data.activeTargets | "\(map(select(.health == "up")) | length)/\(length) targets up"' 2>/dev/null)" || true
+    daemon_status prometheus "$PROM_URL/classic/graph  $targets" || ok=1
+    daemon_status alertmanager "$AM_URL/" || ok=1
     return "$ok"
 }
 
-usage() {
-    sed -n '2,22s/^# \{0,1\}//p' "$0" >&2
-    exit 2
-}
+# ----------------------------------------------------------------------------------- commands
 
 main() {
-    local cmd="${1:-}"
-    [[ -n "$cmd" ]] || usage
+    local cmd="${1:-}" c ok=0
+    [[ "$cmd" =~ ^(install|up|down|status|reload|rabbitmqctl)$ ]] || {
+        sed -n '2,19s/^# \{0,1\}//p' "$0" >&2
+        exit 2
+    }
     shift
-    case "$cmd" in
-    install | up | down | status | rabbitmqctl) ;;
-    -h | --help | help) usage ;;
-    *) usage ;;
-    esac
     ensure_root "$cmd" "$@"
-    validate_port PG_PORT "$PG_PORT"
-    validate_port RABBITMQ_PORT "$RABBITMQ_PORT"
-    validate_port RABBITMQ_MANAGEMENT_PORT "$RABBITMQ_MANAGEMENT_PORT"
-    validate_port RABBITMQ_PROMETHEUS_PORT "$RABBITMQ_PROMETHEUS_PORT"
+    local components=("$@")
+    ((${#components[@]})) || components=("${COMPONENTS[@]}")
+    [[ "$cmd" == rabbitmqctl ]] || for c in "${components[@]}"; do
+        [[ " ${COMPONENTS[*]} " == *" $c "* ]] || die "unknown component '$c' (${COMPONENTS[*]})"
+    done
     case "$cmd" in
     install) cmd_install ;;
+    status) for c in "${components[@]}"; do "status_$c" || ok=1; done ;;
+    rabbitmqctl) rabbitmqctl_local "$@" ;;
+    reload)
+        lock_dir "$DATA_DIR"
+        render_monitoring
+        reload_monitoring
+        ;;
     up)
         lock_dir "$DATA_DIR"
-        cmd_up
+        for c in "${PACKAGES[@]}"; do pkg_installed "$c" || { cmd_install && break; }; done
+        mkdir -p -- "$RUN_DIR" "$LOG_DIR"
+        # The service users reach their subdirectories.
+        ensure_traversable postgres "$DATA_DIR"
+        ensure_traversable rabbitmq "$DATA_DIR"
+        for c in "${components[@]}"; do "up_$c"; done
+        print_endpoints
         ;;
     down)
         lock_dir "$DATA_DIR"
-        cmd_down
+        for ((c = ${#components[@]} - 1; c >= 0; c--)); do "down_${components[c]}"; done
         ;;
-    status) cmd_status ;;
-    rabbitmqctl) rabbitmqctl_local "$@" ;;
     esac
+    return "$ok"
 }
 
 main "$@"

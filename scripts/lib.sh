@@ -1,234 +1,177 @@
 # shellcheck shell=bash
-# Shared helpers for the printflow dev/test infrastructure scripts.
-# Sourced (not executed) by scripts/infra.sh and scripts/rabbitmq-node.sh.
+# Shared helpers of the printflow scripts: settings and ports, logging, polling, apt, running as
+# a service user, config rendering, the one daemon supervisor every long-running process uses,
+# the shared workspace build and the RabbitMQ node set-up (main node and private test nodes).
 #
-# Everything here is loopback-only and keeps its state under $DATA_DIR so a
-# checkout can be wiped with `rm -rf .data` without touching system services.
+# Everything is loopback-only and keeps its state under $DATA_DIR, so a checkout can be wiped
+# with `rm -rf .data` without touching system services.
 
 set -euo pipefail
 
-# Repo root derived from this file's location, never from $PWD or a fixed
-# path: CI clones the repo into arbitrary folders.
+# Repo root from this file's location, never from $PWD: CI clones into arbitrary folders.
 ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
 DATA_DIR="${PRINTFLOW_DATA_DIR:-$ROOT/.data}"
+RUN_DIR="$DATA_DIR/run"
+LOG_DIR="$DATA_DIR/logs"
 
-# Defaults, overridable from the environment (exported so child processes
-# such as test runners see the same values).
-export PG_PORT="${PG_PORT:-5432}"
-export PG_USER="${PG_USER:-printflow}"
-export PG_PASSWORD="${PG_PASSWORD:-printflow}"
-export RABBITMQ_PORT="${RABBITMQ_PORT:-5672}"
-export RABBITMQ_MANAGEMENT_PORT="${RABBITMQ_MANAGEMENT_PORT:-15672}"
-export RABBITMQ_PROMETHEUS_PORT="${RABBITMQ_PROMETHEUS_PORT:-15692}"
-export ROOT DATA_DIR
+# Every TCP port of the system as VARIABLE=DEFAULT. Each is overridable from the environment
+# (so a second instance can run next to the first) and exported for child processes. The files
+# in config/ are working configs for the defaults; render_config rewrites them for overrides.
+PORTS=(
+    PG_PORT=5432
+    RABBITMQ_PORT=5672 RABBITMQ_MANAGEMENT_PORT=15672 RABBITMQ_PROMETHEUS_PORT=15692
+    JAEGER_OTLP_GRPC_PORT=4317 JAEGER_OTLP_HTTP_PORT=4318 JAEGER_QUERY_PORT=16686
+    JAEGER_QUERY_GRPC_PORT=16685 JAEGER_HEALTH_PORT=13133 JAEGER_METRICS_PORT=8888
+    JAEGER_SPANMETRICS_PORT=8889
+    PROMETHEUS_PORT=9090 ALERTMANAGER_PORT=9093
+    SHOP_HTTP_PORT=8080 CRM_HTTP_PORT=8081 MES_HTTP_PORT=8082
+)
 
-# Fixed locations of the Debian packages' binaries. We call the server
-# binaries directly instead of going through Debian's cluster wrappers
-# (pg_ctlcluster, /etc/init.d/...) because our instances live in $DATA_DIR.
+# Debian's RabbitMQ scripts, and the minimal PATH of processes started with a clean environment
+# (nothing from the caller's shell -- PGOPTIONS, RABBITMQ_*, OTEL_* -- leaks into a daemon).
 RMQ_BIN=/usr/lib/rabbitmq/bin
-# Minimal PATH for processes run as service users: we start them with an
-# empty environment so nothing from the caller's shell (PGOPTIONS,
-# RABBITMQ_*, ERL_*) leaks in and changes behaviour between machines.
 SERVICE_PATH="$RMQ_BIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-# Poll interval for wait_for: short enough to notice readiness quickly,
-# long enough not to burn CPU during a multi-second Erlang boot.
+# Short enough to notice readiness quickly, long enough not to burn CPU during an Erlang boot.
 POLL_INTERVAL="${POLL_INTERVAL:-0.2}"
-
 # Set by scripts that must only print errors (rabbitmq-node.sh).
 QUIET="${QUIET:-0}"
 
-log() {
-    [[ "$QUIET" == 1 ]] && return 0
-    printf '==> %s\n' "$*" >&2
-}
-
-warn() {
-    printf 'WARNING: %s\n' "$*" >&2
-}
-
+log() { [[ "$QUIET" == 1 ]] || printf '==> %s\n' "$*" >&2; }
+warn() { printf 'WARNING: %s\n' "$*" >&2; }
 die() {
     printf 'ERROR: %s\n' "$*" >&2
     exit 1
 }
 
+for entry in "${PORTS[@]}"; do
+    var=${entry%%=*}
+    export "$var=${!var:-${entry#*=}}"
+    if [[ ! "${!var}" =~ ^[0-9]+$ ]] || ((${!var} < 1 || ${!var} > 65535)); then
+        die "$var must be a TCP port number, got '${!var}'"
+    fi
+done
+unset entry var
+export PG_USER="${PG_USER:-printflow}" PG_PASSWORD="${PG_PASSWORD:-printflow}" ROOT DATA_DIR
+
 # Microseconds since the epoch (bash 5 EPOCHREALTIME, no fork of `date`).
-now_us() {
-    local t="$EPOCHREALTIME"
-    printf '%s\n' "${t/./}"
-}
+now_us() { printf '%s\n' "${EPOCHREALTIME/./}"; }
 
 # Human readable duration since a now_us timestamp, e.g. "4.3s".
 elapsed_since() {
-    local start_us=$1 ms
-    ms=$(( ($(now_us) - start_us) / 1000 ))
+    local ms=$((($(now_us) - $1) / 1000))
     printf '%d.%ds\n' $((ms / 1000)) $((ms % 1000 / 100))
 }
 
-# Print the tail of one or more log files, so a failure explains itself
-# instead of sending the reader hunting for the right file.
+# The tail of each log file, so a failure explains itself.
 show_logs() {
     local f
     for f in "$@"; do
-        [[ -n "$f" ]] || continue
-        if [[ -s "$f" ]]; then
-            printf -- '----- last lines of %s -----\n' "$f" >&2
-            tail -n 30 -- "$f" >&2 || true
-        else
-            printf -- '----- %s: (missing or empty) -----\n' "$f" >&2
-        fi
+        printf -- '----- last lines of %s -----\n' "$f" >&2
+        tail -n 30 -- "$f" >&2 2>/dev/null || printf '(missing)\n' >&2
     done
 }
 
-# wait_for [--log FILE]... DEADLINE_SECONDS DESCRIPTION CMD [ARGS...]
-#
-# Polls CMD until it succeeds or the deadline passes. CMD returning 3 means
-# "this can never succeed" (e.g. the server process died), which fails fast
-# instead of waiting out the deadline. On failure shows the given logs and
-# exits via die.
+# wait_for [--log FILE]... DEADLINE_SECONDS DESCRIPTION CMD [ARGS...]: polls CMD until it
+# succeeds. CMD returning 3 means "this can never succeed" (the process died) and fails at once.
+# On failure shows the logs and dies.
 wait_for() {
     local logs=()
     while [[ "${1:-}" == --log ]]; do
         logs+=("$2")
         shift 2
     done
-    local deadline_s=$1 what=$2
+    local deadline_us=$(($(now_us) + $1 * 1000000)) what=$2 rc
     shift 2
-    local start_us deadline_us rc
-    start_us=$(now_us)
-    deadline_us=$((start_us + deadline_s * 1000000))
     while :; do
         rc=0
         "$@" || rc=$?
-        if ((rc == 0)); then
-            return 0
-        fi
-        if ((rc == 3)); then
+        ((rc == 0)) && return 0
+        if ((rc == 3)) || (($(now_us) >= deadline_us)); then
             show_logs "${logs[@]}"
-            die "gave up waiting for $what: the process exited (see logs above)"
-        fi
-        if (($(now_us) >= deadline_us)); then
-            show_logs "${logs[@]}"
-            die "timed out after ${deadline_s}s waiting for $what"
+            ((rc == 3)) && die "gave up waiting for $what: the process exited (see logs above)"
+            die "timed out waiting for $what"
         fi
         sleep "$POLL_INTERVAL"
     done
 }
 
-# port_open HOST PORT: true if something accepts TCP connections there.
-# Uses bash's /dev/tcp so no netcat is needed; the subshell closes the fd.
-port_open() {
-    (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
+# port_open PORT: something accepts TCP connections on 127.0.0.1:PORT (bash's /dev/tcp).
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# ports_free WHAT PORT...: dies naming the first port another process holds.
+ports_free() {
+    local what=$1 p
+    shift
+    for p in "$@"; do
+        ! port_open "$p" ||
+            die "port 127.0.0.1:$p is taken by another process and $what needs it (a Debian default instance? run 'scripts/infra.sh install'; or override the port, see README)"
+    done
 }
+
+http_ok() { curl -fsS -o /dev/null --max-time 2 "$@" 2>/dev/null; }
 
 pkg_installed() {
     [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" == installed ]]
 }
 
-# apt_install PKG...: only touches apt (slow, needs network) when at least
-# one package is actually missing, so it is cheap to call on every run.
+# apt_install PKG...: touches apt (slow, needs network) only when a package is missing. The
+# packages' postinst must not start their default instances (they would take our ports,
+# listening on every interface): a temporary policy-rc.d exiting 101 is Debian's way to say so.
 apt_install() {
-    local todo=() p
-    for p in "$@"; do
-        pkg_installed "$p" || todo+=("$p")
-    done
+    local todo=() p policy=/usr/sbin/policy-rc.d
+    for p in "$@"; do pkg_installed "$p" || todo+=("$p"); done
     ((${#todo[@]} == 0)) && return 0
     log "installing: ${todo[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    # --no-install-recommends: keeps CI images lean (e.g. skips sysstat).
-    apt-get install -y -qq --no-install-recommends "${todo[@]}" >/dev/null
+    [[ -e "$policy" ]] || printf '#!/bin/sh\n# temporary, from printflow\nexit 101\n' >"$policy"
+    chmod 0755 "$policy"
+    local rc=0
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "${todo[@]}" >/dev/null || rc=$?
+    ! grep -q '^# temporary, from printflow$' "$policy" || rm -f "$policy"
+    ((rc == 0)) || die "apt-get install ${todo[*]} failed"
 }
 
-# apt_install_no_start TAG PKG...: like apt_install, but the packages' postinst may not
-# start their default instances (they would take our ports, listening on every interface):
-# a temporary policy-rc.d that exits 101 is Debian's standard way to tell invoke-rc.d
-# "do not start services now". TAG names the caller in that file, so only our own copy is
-# removed afterwards.
-apt_install_no_start() {
-    local tag=$1 p missing=0
-    shift
-    for p in "$@"; do
-        pkg_installed "$p" || missing=1
-    done
-    if ((missing == 0)); then
-        log "packages already installed: $*"
-        return 0
-    fi
-    local policy=/usr/sbin/policy-rc.d
-    if [[ ! -e "$policy" ]]; then
-        printf '#!/bin/sh\n# temporary, from printflow %s\nexit 101\n' "$tag" >"$policy"
-        chmod 0755 "$policy"
-        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-    fi
-    apt_install "$@"
-    if grep -q "printflow $tag" "$policy" 2>/dev/null; then
-        rm -f "$policy"
-        trap - EXIT
-    fi
-}
-
-# Vars that must survive a sudo re-exec (sudo resets the environment).
-PRINTFLOW_ENV_VARS="PRINTFLOW_DATA_DIR,PG_PORT,PG_USER,PG_PASSWORD,RABBITMQ_PORT,RABBITMQ_MANAGEMENT_PORT,RABBITMQ_PROMETHEUS_PORT,POLL_INTERVAL"
-
-# ensure_root "$@": the scripts switch to the postgres/rabbitmq users, which
-# needs root. CI runners are often a normal user with passwordless sudo, so
-# re-exec through sudo (non-interactively) when possible.
+# ensure_root "$@": starting daemons as the postgres/rabbitmq/prometheus users needs root. CI
+# runners are often a normal user with passwordless sudo: re-exec through it, keeping settings.
 ensure_root() {
     ((EUID == 0)) && return 0
+    local keep="PRINTFLOW_DATA_DIR,PG_USER,PG_PASSWORD,POLL_INTERVAL,JAEGER_STORAGE,ALERT_WEBHOOK_URL"
+    keep+=",GOCACHE,GOMODCACHE,GOPATH,GOPROXY,GOFLAGS,$(printf '%s,' "${PORTS[@]%%=*}")"
     if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-        exec sudo -n --preserve-env="$PRINTFLOW_ENV_VARS" bash "$0" "$@"
+        exec sudo -n --preserve-env="${keep%,}" bash "$0" "$@"
     fi
-    die "must run as root (it starts services as the postgres/rabbitmq users); try: sudo bash $0 $*"
+    die "must run as root (it starts daemons as service users); try: sudo bash $0 $*"
 }
 
-# validate_port NAME VALUE: ports end up in sed expressions and configs.
-validate_port() {
-    if [[ ! "$2" =~ ^[0-9]+$ ]] || (("$2" < 1 || "$2" > 65535)); then
-        die "$1 must be a TCP port number, got '$2'"
-    fi
-}
-
-# lock_dir DIR: serialize concurrent invocations (two test jobs running
-# `up` at once) on a lock file in DIR. Held until the script exits.
+# lock_dir DIR: serialises concurrent invocations (two test jobs running `up` at once) on
+# DIR/.lock, held until the script exits.
 lock_dir() {
-    local dir=$1
-    mkdir -p -- "$dir"
-    exec 9>"$dir/.lock"
-    flock -w 300 9 || die "another invocation holds $dir/.lock for over 300s"
+    mkdir -p -- "$1"
+    exec 9>"$1/.lock"
+    flock -w 300 9 || die "another invocation holds $1/.lock for over 300s"
 }
 
-user_exists() {
-    getent passwd "$1" >/dev/null
+# as_user USER: sets AS_USER to the command prefix that runs a command as the system user with a
+# clean environment (VAR=VALUE words may follow). setpriv execs in place: no PAM session, no
+# extra process, works with a nologin shell.
+as_user() {
+    AS_USER=(setpriv --reuid="$1" --regid="$(id -g "$1")" --init-groups env -i PATH="$SERVICE_PATH"
+        HOME="$(getent passwd "$1" | cut -d: -f6)" LANG=C.UTF-8 LC_ALL=C.UTF-8)
 }
 
-# run_as USER [VAR=VALUE...] CMD [ARGS...]
-#
-# Runs CMD as the system user with a clean environment. setpriv (util-linux,
-# always present on Debian) execs in place: no PAM session, no extra
-# process, works for users with a nologin shell, and a background `run_as`
-# keeps the real server pid. cd / because service users usually cannot
-# read the caller's cwd (pg_ctl refuses to run in that case).
+# run_as USER CMD...: CMD as the user, from / (service users usually cannot read our cwd).
 run_as() {
-    local user=$1
+    as_user "$1"
     shift
-    local home
-    home="$(getent passwd "$user" | cut -d: -f6)"
-    # 9>&-: never leak the lock_dir fd into daemons (pg_ctl start would
-    # otherwise keep the lock held for the server's whole lifetime).
-    (
-        cd / &&
-            exec 9>&- setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups \
-                env -i PATH="$SERVICE_PATH" HOME="$home" LANG=C.UTF-8 LC_ALL=C.UTF-8 "$@"
-    )
+    (cd / && exec 9>&- "${AS_USER[@]}" "$@")
 }
 
-# ensure_traversable USER DIR: the service users must be able to reach
-# their data dirs under the repo. If an ancestor (e.g. /root or a 0700 home)
-# blocks them, add o+x (search only, not read) to just that component.
+# ensure_traversable USER DIR: the service users must reach their data dirs under the repo. If
+# an ancestor (e.g. a 0700 home) blocks them, add o+x (search only) to that component.
 ensure_traversable() {
-    local user=$1 target=$2 path="" comp parts=()
-    IFS=/ read -r -a parts <<<"$target"
+    local user=$1 path="" comp parts=()
+    IFS=/ read -r -a parts <<<"$2"
     for comp in "${parts[@]}"; do
         [[ -n "$comp" ]] || continue
         path="$path/$comp"
@@ -240,149 +183,209 @@ ensure_traversable() {
     done
 }
 
-# ---------------------------------------------------------------- RabbitMQ
-# Shared by the main node (infra.sh) and private test nodes
-# (rabbitmq-node.sh). A node is fully described by BASE (its directory),
-# its node name and its AMQP port; everything else is derived.
-
-# rmq_set_env BASE NODENAME AMQP_PORT: fills the RMQ_ENV array with the
-# environment for rabbitmq-server/rabbitmqctl for that node.
-rmq_set_env() {
-    local base=$1 node=$2 port=$3
-    # Pin distribution (node-to-node/CLI) traffic to loopback too; by
-    # default Erlang listens on all interfaces.
-    local loopback_dist='-kernel inet_dist_use_interface {127,0,0,1}'
-    RMQ_ENV=(
-        # The Erlang cookie lives in $HOME: a per-node HOME means the server
-        # and rabbitmqctl run with the same HOME share it, and nothing in
-        # /var/lib/rabbitmq is touched.
-        HOME="$base"
-        RABBITMQ_NODENAME="$node"
-        RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
-        RABBITMQ_NODE_PORT="$port"
-        # Fixed dist port (instead of AMQP+20000 default range luck) so
-        # several nodes never collide.
-        RABBITMQ_DIST_PORT="$((port + 20000))"
-        RABBITMQ_MNESIA_BASE="$base/mnesia"
-        RABBITMQ_LOG_BASE="$base/log"
-        RABBITMQ_ENABLED_PLUGINS_FILE="$base/enabled_plugins"
-        RABBITMQ_CONFIG_FILE="$base/rabbitmq.conf"
-        # Keep /etc/rabbitmq out of the picture: its env file, advanced
-        # config and conf.d would otherwise be merged into our node.
-        RABBITMQ_CONF_ENV_FILE="$base/rabbitmq-env.conf"
-        RABBITMQ_ADVANCED_CONFIG_FILE="$base/advanced.config"
-        RABBITMQ_CONFIG_FILES="$base/conf.d"
-        RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="$loopback_dist"
-        RABBITMQ_CTL_ERL_ARGS="$loopback_dist"
-        # epmd is shared by all Erlang nodes on the host; if we are the first
-        # to start it, keep it on loopback.
-        ERL_EPMD_ADDRESS=127.0.0.1
-    )
+# sed replacement text: escapes the delimiter |, & and backslashes.
+sed_repl() {
+    local s=${1//\\/\\\\}
+    s=${s//&/\\&}
+    printf '%s\n' "${s//|/\\|}"
 }
 
-# rmq_prepare_base BASE: directories owned by rabbitmq plus a stable cookie.
-# The cookie is created up front because the server and the first
-# rabbitmqctl call would otherwise race to create it.
-rmq_prepare_base() {
-    local base=$1
-    mkdir -p -- "$base" "$base/mnesia" "$base/log" "$base/conf.d"
-    [[ -f "$base/rabbitmq-env.conf" ]] ||
-        printf '# intentionally empty: overrides /etc/rabbitmq/rabbitmq-env.conf\n' >"$base/rabbitmq-env.conf"
-    if [[ ! -s "$base/.erlang.cookie" ]]; then
-        # base32 of random bytes: only [A-Z2-7], valid cookie characters.
-        head -c 20 /dev/urandom | base32 | tr -d '=\n' >"$base/.erlang.cookie"
+# render_config SRC DST: SRC with @DATA_DIR@ and @VAR@ (VAR from PORTS) filled in and every
+# default port after "127.0.0.1:" or on a "port: N" line replaced by its variable's value, written
+# atomically. Defaults become placeholders first, so overrides that swap ports cannot chain.
+render_config() {
+    local src=$1 dst=$2 entry var first=() second=()
+    [[ -f "$src" ]] || die "missing $src"
+    for entry in "${PORTS[@]}"; do
+        var=${entry%%=*}
+        first+=(-e "s/127\\.0\\.0\\.1:${entry#*=}\\b/127.0.0.1:@$var@/g"
+            -e "s/^(\\s*port: )${entry#*=}\$/\\1@$var@/")
+        second+=(-e "s/@$var@/${!var}/g")
+    done
+    sed -E "${first[@]}" "${second[@]}" -e "s|@DATA_DIR@|$(sed_repl "$DATA_DIR")|g" "$src" >"$dst.tmp"
+    if grep -q '@[A-Z_]*@' "$dst.tmp"; then
+        die "unsubstituted placeholder in $src: $(grep -o '@[A-Z_]*@' "$dst.tmp" | head -n 1)"
     fi
-    chown rabbitmq:rabbitmq -- "$base" "$base/mnesia" "$base/log" "$base/conf.d" \
-        "$base/rabbitmq-env.conf" "$base/.erlang.cookie"
-    chmod 0400 -- "$base/.erlang.cookie"
-    chmod 0750 -- "$base"
+    mv -f -- "$dst.tmp" "$dst"
 }
 
-# rmq_read_pid PIDFILE: prints the pid if it belongs to a live
-# rabbitmq-server wrapper (guards against stale files and pid reuse).
-rmq_read_pid() {
-    local pidfile=$1 pid
-    [[ -s "$pidfile" ]] || return 1
-    pid="$(<"$pidfile")"
-    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    kill -0 "$pid" 2>/dev/null || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'rabbitmq-server' || return 1
-    printf '%s\n' "$pid"
-}
+# ------------------------------------------------------------------------------------- daemons
+# Every long-running process (PostgreSQL, RabbitMQ, Jaeger, Prometheus, Alertmanager, the
+# services, the traffic generator, private test brokers) is started, checked and stopped here.
+# Daemon NAME has the pid file $RUN_DIR/NAME.pid (its pid, then a word of its command line that
+# tells it from a recycled pid) and the log $LOG_DIR/NAME.log. It runs in its own session: a
+# Ctrl-C in the caller's terminal does not reach it, and its pid is its process group. Each
+# daemon's readiness check is the function ready_NAME.
 
-# rmq_spawn BASE NODENAME AMQP_PORT PIDFILE OUTFILE: starts the node in the
-# background, in its own session (so Ctrl-C in the caller's terminal or the
-# caller exiting does not kill it). The started shell writes its own pid
-# before exec'ing into setpriv -> rabbitmq-server, so the pid is right even
-# if setsid has to fork. That pid is also the process group id of the
-# whole node (wrapper sh + beam.smp + helpers), which rmq_stop relies on.
-rmq_spawn() {
-    local base=$1 node=$2 port=$3 pidfile=$4 outfile=$5
-    local user_uid user_gid
-    user_uid="$(id -u rabbitmq)"
-    user_gid="$(id -g rabbitmq)"
-    rmq_set_env "$base" "$node" "$port"
+# daemon_start NAME USER CMD [ARGS...]: USER "-" runs CMD as the caller, in $ROOT, with the
+# caller's environment; any other USER gets a clean environment (VAR=VALUE words may precede
+# CMD). The inner bash writes its own pid and execs, as do setpriv and env, so the pid file names
+# the daemon itself. 9>&-: a daemon never inherits lock_dir's lock.
+daemon_start() {
+    local name=$1 user=$2 dir=/ word
+    shift 2
+    local pidfile="$RUN_DIR/$name.pid" logfile="$LOG_DIR/$name.log" argv=("$@")
+    for word in "$@"; do [[ "$word" == *=* ]] || break; done
+    if [[ "$user" == - ]]; then
+        dir=$ROOT
+    else
+        as_user "$user"
+        argv=("${AS_USER[@]}" "$@")
+    fi
+    mkdir -p -- "$RUN_DIR" "$LOG_DIR"
     rm -f -- "$pidfile"
-    # shellcheck disable=SC2016 # $$/$0/$@ belong to the inner bash
-    (
-        cd / &&
-            exec 9>&- setsid bash -c 'echo "$$" >"$0"; exec "$@"' "$pidfile" \
-                setpriv --reuid="$user_uid" --regid="$user_gid" --init-groups \
-                env -i PATH="$SERVICE_PATH" LANG=C.UTF-8 LC_ALL=C.UTF-8 "${RMQ_ENV[@]}" \
-                "$RMQ_BIN/rabbitmq-server" </dev/null >>"$outfile" 2>&1
-    ) &
-    # The pid file appears within milliseconds; wait so callers can rely on it.
-    wait_for --log "$outfile" 10 "RabbitMQ pid file $pidfile" test -s "$pidfile"
+    printf '\n===== %s: starting %s =====\n' "$(date -u +%FT%TZ)" "$*" >>"$logfile"
+    # shellcheck disable=SC2016 # $$, $0 and $1 belong to the inner bash
+    (cd "$dir" && exec 9>&- setsid bash -c 'printf "%s\n%s\n" "$$" "$1" >"$0"; shift; exec "$@"' \
+        "$pidfile" "${word##*/}" "${argv[@]}" </dev/null >>"$logfile" 2>&1) &
+    wait_for --log "$logfile" 10 "$name's pid file" test -s "$pidfile"
 }
 
-# pgid_alive PGID: true while any non-zombie process is in the group.
-# Plain `kill -0 -PGID` is not enough: our daemons are reparented to PID 1,
-# and in containers PID 1 may be slow (or fail) to reap, leaving zombies
-# that kill -0 still reports as alive.
+# daemon_pid NAME: prints the pid if NAME runs (the process is alive, not a zombie -- those have
+# an empty command line -- and its command line has the recorded word).
+daemon_pid() {
+    local lines=() cmdline
+    mapfile -t lines 2>/dev/null <"$RUN_DIR/$1.pid" || return 1
+    [[ "${lines[0]:-}" =~ ^[0-9]+$ ]] || return 1
+    cmdline="$(tr '\0' ' ' <"/proc/${lines[0]}/cmdline" 2>/dev/null)" || return 1
+    [[ -n "$cmdline" && "$cmdline" == *"${lines[1]:-}"* ]] || return 1
+    printf '%s\n' "${lines[0]}"
+}
+
+daemon_running() { daemon_pid "$1" >/dev/null; }
+
+# Probe for wait_for: 3 (= give up) once the daemon is gone.
+daemon_probe() {
+    daemon_running "$1" || return 3
+    "ready_$1"
+}
+
+# daemon_wait NAME DEADLINE_SECONDS [EXTRA_LOG...]: until ready_NAME succeeds.
+daemon_wait() {
+    local name=$1 deadline=$2 start_us logs=(--log "$LOG_DIR/$1.log") f
+    shift 2
+    for f in "$@"; do logs+=(--log "$f"); done
+    start_us=$(now_us)
+    wait_for "${logs[@]}" "$deadline" "$name to be ready" daemon_probe "$name"
+    log "$name ready in $(elapsed_since "$start_us") (pid $(daemon_pid "$name"))"
+}
+
+# pgid_alive PGID: any non-zombie process in the group. (`kill -0 -PGID` is not enough: our
+# daemons are reparented to PID 1, which in containers may be slow to reap zombies.)
 pgid_alive() {
-    local want=$1 f line state _ppid pgrp _rest
+    local f line state _ppid pgrp _rest
     for f in /proc/[0-9]*/stat; do
-        # `read` (not $(<file)): the process may vanish between the glob and
-        # the read, and that must just skip the entry.
         { read -r line <"$f"; } 2>/dev/null || continue
-        # Fields after "(comm) ": state ppid pgrp ... (comm may contain spaces).
         read -r state _ppid pgrp _rest <<<"${line##*) }"
-        [[ "$pgrp" == "$want" && "$state" != Z ]] && return 0
+        [[ "$pgrp" == "$1" && "$state" != Z ]] && return 0
     done
     return 1
 }
 
-# stop_process_group PID DEADLINE_SECONDS WHAT: SIGTERM to the leader, wait for the
-# whole process group to exit (so data dirs and ports are really released when we
-# return), SIGKILL the group after the deadline. Prints nothing on a clean stop.
-stop_process_group() {
-    local pid=$1 deadline_s=$2 what=$3 start_us
-    kill -TERM "$pid" 2>/dev/null || true
-    start_us=$(now_us)
-    while pgid_alive "$pid"; do
-        if (($(now_us) - start_us >= deadline_s * 1000000)); then
-            warn "$what (pgid $pid) did not stop within ${deadline_s}s; sending SIGKILL"
-            kill -KILL -- "-$pid" 2>/dev/null || true
-            break
-        fi
-        sleep "$POLL_INTERVAL"
-    done
-    # After SIGKILL, give the kernel a moment to reap before callers reuse ports.
-    local tries=10
-    while ((tries-- > 0)) && pgid_alive "$pid"; do
-        sleep "$POLL_INTERVAL"
-    done
+# daemon_stop NAME [DEADLINE_SECONDS [SIGNAL]]: SIGNAL (default TERM: every daemon here shuts
+# down cleanly on it) to the daemon, then waits for its whole process group to exit, so ports and
+# data dirs are free on return; SIGKILL to the group after the deadline (default 30 s).
+daemon_stop() {
+    local name=$1 deadline_s=${2:-30} pid start_us
+    if pid="$(daemon_pid "$name")"; then
+        log "stopping $name (pid $pid)"
+        start_us=$(now_us)
+        kill "-${3:-TERM}" "$pid" 2>/dev/null || true
+        while pgid_alive "$pid"; do
+            if (($(now_us) - start_us >= deadline_s * 1000000)); then
+                warn "$name did not stop within ${deadline_s}s; sending SIGKILL"
+                kill -KILL -- "-$pid" 2>/dev/null || true
+                start_us=$(now_us) deadline_s=2
+            fi
+            sleep "$POLL_INTERVAL"
+        done
+    fi
+    rm -f -- "$RUN_DIR/$name.pid"
 }
 
-# rmq_stop PIDFILE DEADLINE_SECONDS: graceful stop, escalating to KILL.
-# SIGTERM to the wrapper script makes it forward TERM to the Erlang VM,
-# which RabbitMQ handles as a clean shutdown (flushes queues to disk).
-rmq_stop() {
-    local pidfile=$1 deadline_s=$2 pid
-    pid="$(rmq_read_pid "$pidfile")" || {
-        rm -f -- "$pidfile"
-        return 0
-    }
-    stop_process_group "$pid" "$deadline_s" RabbitMQ
-    rm -f -- "$pidfile"
+# daemon_status NAME DETAIL: one line; fails unless NAME runs and is ready.
+daemon_status() {
+    local pid
+    if ! pid="$(daemon_pid "$1")"; then
+        printf '%-13s stopped\n' "$1"
+        return 1
+    elif ! "ready_$1"; then
+        printf '%-13s running (pid %s) but not ready\n' "$1" "$pid"
+        return 1
+    fi
+    printf '%-13s running  %s  (pid %s)\n' "$1" "$2" "$pid"
+}
+
+print_endpoints() {
+    cat <<EOF
+
+  PostgreSQL 127.0.0.1:$PG_PORT (user $PG_USER), databases printflow_shop / printflow_crm / printflow_mes
+  RabbitMQ   amqp://127.0.0.1:$RABBITMQ_PORT, management UI http://127.0.0.1:$RABBITMQ_MANAGEMENT_PORT (guest/guest)
+  Jaeger     query API http://127.0.0.1:$JAEGER_QUERY_PORT/api/services (no UI in this build; see README),
+             OTLP in on 127.0.0.1:$JAEGER_OTLP_GRPC_PORT (gRPC) and 127.0.0.1:$JAEGER_OTLP_HTTP_PORT (HTTP)
+  Prometheus http://127.0.0.1:$PROMETHEUS_PORT (classic UI /classic/graph), Alertmanager http://127.0.0.1:$ALERTMANAGER_PORT
+  Data, logs $DATA_DIR, $LOG_DIR
+EOF
+}
+
+# ------------------------------------------------------------------------------- the build
+# Both README commands share one build: the dev profile (Cargo.toml explains its settings), every
+# binary of the workspace. It starts in the background so it overlaps with the Jaeger build and
+# the infrastructure start-up, which do not need it.
+BUILD_PID=""
+build_start() {
+    log "building the workspace (dev profile; the first build takes several minutes)"
+    (cd "$ROOT" && exec cargo build --workspace --locked --bins) &
+    BUILD_PID=$!
+    trap '[[ -z "$BUILD_PID" ]] || kill "$BUILD_PID" 2>/dev/null || true' EXIT
+}
+build_wait() {
+    local rc=0
+    wait "$BUILD_PID" || rc=$?
+    BUILD_PID=""
+    ((rc == 0)) || die "cargo build failed (see its output above)"
+}
+# shellcheck disable=SC2034 # used by the scripts that source this file
+BIN_DIR="$ROOT/target/debug"
+
+# infra_and_build: what both README commands start with; the build overlaps the package
+# installation, the Jaeger build and the infrastructure start-up, none of which it needs.
+infra_and_build() {
+    build_start
+    bash "$ROOT/scripts/infra.sh" install
+    bash "$ROOT/scripts/infra.sh" up
+    build_wait
+}
+
+# -------------------------------------------------------------------------------- RabbitMQ
+# Shared by the main node (infra.sh) and private test nodes (rabbitmq-node.sh). A node is
+# described by BASE (its directory), its node name and its AMQP port.
+
+# rmq_prepare BASE NODENAME AMQP_PORT: directories owned by rabbitmq, a stable cookie (created up
+# front: the server and the first rabbitmqctl would race to create it) and the node's
+# environment in RMQ_ENV, for rabbitmq-server and rabbitmqctl alike.
+rmq_prepare() {
+    local base=$1 dist='-kernel inet_dist_use_interface {127,0,0,1}'
+    mkdir -p -- "$base/mnesia" "$base/log" "$base/conf.d"
+    printf '# intentionally empty: overrides /etc/rabbitmq/rabbitmq-env.conf\n' >"$base/rabbitmq-env.conf"
+    [[ -s "$base/.erlang.cookie" ]] || head -c 20 /dev/urandom | base32 | tr -d '=\n' >"$base/.erlang.cookie"
+    chown -R rabbitmq:rabbitmq -- "$base"
+    chmod 0400 -- "$base/.erlang.cookie"
+    chmod 0750 -- "$base"
+    # shellcheck disable=SC2034 # used by the callers
+    RMQ_ENV=(
+        # The cookie lives in $HOME: server and rabbitmqctl share it, /var/lib/rabbitmq is untouched.
+        HOME="$base" RABBITMQ_NODENAME="$2" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+        RABBITMQ_NODE_PORT="$3"
+        # A fixed distribution port (AMQP + 20000), so several nodes never collide.
+        RABBITMQ_DIST_PORT="$(($3 + 20000))"
+        RABBITMQ_MNESIA_BASE="$base/mnesia" RABBITMQ_LOG_BASE="$base/log"
+        RABBITMQ_ENABLED_PLUGINS_FILE="$base/enabled_plugins" RABBITMQ_CONFIG_FILE="$base/rabbitmq.conf"
+        # Keep /etc/rabbitmq out: its env file, advanced config and conf.d would be merged in.
+        RABBITMQ_CONF_ENV_FILE="$base/rabbitmq-env.conf" RABBITMQ_ADVANCED_CONFIG_FILE="$base/advanced.config"
+        RABBITMQ_CONFIG_FILES="$base/conf.d"
+        # Distribution (node-to-node, CLI) on loopback too; epmd, shared by every Erlang node on
+        # the host, as well if we are the first to start it.
+        RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="$dist" RABBITMQ_CTL_ERL_ARGS="$dist" ERL_EPMD_ADDRESS=127.0.0.1
+    )
 }

@@ -21,7 +21,7 @@ pub struct TestDatabase {
     pub name: String,
 }
 
-fn admin_url() -> String {
+pub(crate) fn admin_url() -> String {
     std::env::var("PRINTFLOW_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://printflow:printflow@127.0.0.1:5432/postgres".to_owned())
 }
@@ -57,7 +57,8 @@ impl TestDatabase {
             .await
             .expect("connect to PostgreSQL as the test admin (is scripts/infra.sh up running?)");
         ensure_template(&mut admin, &template, migrate).await;
-        let name = format!("test_{service}_{}", uuid::Uuid::new_v4().simple());
+        // The creating process in the name: crate::leftovers keeps databases whose test runs.
+        let name = crate::leftovers::owned_name(&format!("test_{service}"), '_');
         admin
             .execute(format!(r#"CREATE DATABASE "{name}" TEMPLATE "{template}""#).as_str())
             .await

@@ -11,6 +11,7 @@
 pub mod database;
 pub mod eventually;
 pub mod jaeger;
+pub mod leftovers;
 pub mod monitoring;
 pub mod rabbit;
 

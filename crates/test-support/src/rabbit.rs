@@ -3,9 +3,16 @@
 
 use serde_json::{json, Value};
 
-fn api_base() -> String {
+pub(crate) fn api_base() -> String {
     std::env::var("PRINTFLOW_TEST_RABBITMQ_API")
         .unwrap_or_else(|_| "http://127.0.0.1:15672".to_owned())
+}
+
+/// A request to the management API at `path` (starting with `/api/`), as guest.
+pub(crate) fn management(method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    reqwest::Client::new()
+        .request(method, format!("{}{path}", api_base()))
+        .basic_auth("guest", Some("guest"))
 }
 
 fn amqp_base() -> String {
@@ -25,9 +32,10 @@ pub struct TestVhost {
 }
 
 impl TestVhost {
-    /// Creates a vhost named `test-<uuid>` and grants `guest` full rights on it.
+    /// Creates a vhost named `test-<pid>-<uuid>` and grants `guest` full rights on it.
     pub async fn new() -> TestVhost {
-        let name = format!("test-{}", uuid::Uuid::new_v4().simple());
+        // The creating process in the name: crate::leftovers keeps vhosts whose test runs.
+        let name = crate::leftovers::owned_name("test", '-');
         let http = reqwest::Client::new();
         let base = api_base();
         http.put(format!("{base}/api/vhosts/{name}"))
