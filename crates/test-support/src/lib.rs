@@ -12,6 +12,7 @@ pub mod database;
 pub mod eventually;
 pub mod jaeger;
 pub mod monitoring;
+pub mod openapi;
 pub mod rabbit;
 
 pub use database::{fingerprint, TestDatabase};
