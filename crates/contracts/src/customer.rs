@@ -229,9 +229,15 @@ mod tests {
         assert_eq!(long.len(), 255);
         assert_eq!(field_of(customer("Ada", &long, None)), "customer.email");
         let long_local = format!("{}@x.y", "a".repeat(65));
-        assert_eq!(field_of(customer("Ada", &long_local, None)), "customer.email");
+        assert_eq!(
+            field_of(customer("Ada", &long_local, None)),
+            "customer.email"
+        );
         let long_label = format!("a@{}.c", "b".repeat(64));
-        assert_eq!(field_of(customer("Ada", &long_label, None)), "customer.email");
+        assert_eq!(
+            field_of(customer("Ada", &long_label, None)),
+            "customer.email"
+        );
         for good in [
             "first.last+tag@sub.example.co.uk",
             "!#$%&'*+-/=?^_`{|}~@x.y",
@@ -239,10 +245,7 @@ mod tests {
             "a@x--y.z",
             "A@B.COM",
         ] {
-            assert!(
-                customer("Ada", good, None).normalised().is_ok(),
-                "{good:?}"
-            );
+            assert!(customer("Ada", good, None).normalised().is_ok(), "{good:?}");
         }
     }
 

@@ -69,7 +69,10 @@ pub async fn assert_documents_routes(base: &str, routes: &[(&str, &str)]) {
         .expect("GET /openapi.json");
     assert_eq!(resp.status(), 200, "GET /openapi.json");
     let content_type = resp.headers()["content-type"].to_str().unwrap().to_owned();
-    assert!(content_type.starts_with("application/json"), "{content_type}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
     let doc: Value = resp.json().await.expect("openapi.json is JSON");
 
     let version = doc["openapi"].as_str().unwrap_or_default();
@@ -98,7 +101,10 @@ pub async fn assert_documents_routes(base: &str, routes: &[(&str, &str)]) {
         let url = format!("{base}{}", fill(path));
         for method in ["get", "post", "put", "patch", "delete"] {
             let resp = http
-                .request(Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(), &url)
+                .request(
+                    Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
+                    &url,
+                )
                 .header("content-type", "application/json")
                 .body("{}")
                 .send()
