@@ -436,8 +436,10 @@ def main() -> int:
     parser.add_argument(
         "--data-dir", type=Path, default=Path(os.environ.get("DATA_DIR", ROOT / ".data"))
     )
-    parser.add_argument("--max-examples", type=int, default=int(os.environ.get("CONFORMANCE_MAX_EXAMPLES", "30")))
-    parser.add_argument("--seed", type=int, default=int(os.environ.get("CONFORMANCE_SEED", "20261201")))
+    parser.add_argument(
+        "--max-examples", type=int, default=30, help="test cases per operation and phase"
+    )
+    parser.add_argument("--seed", type=int, default=20261201, help="schemathesis' random seed")
     parser.add_argument("--verbose", action="store_true", help="stream schemathesis' output")
     parser.add_argument("services", nargs="*", metavar="{shop,crm,mes}", help="default: all three")
     args = parser.parse_args()

@@ -1,7 +1,8 @@
 //! Checks a running service's `GET /openapi.json` against the routes it serves: the document is
 //! OpenAPI 3.0 (it deserialises into the `openapiv3` model and every `$ref` resolves), it lists
 //! exactly the service's routes plus the ones every service shares, each listed operation is
-//! routed, and the other methods on a listed path are not.
+//! routed and documents what it answered, its 4xx answers are the shared `Error` shape, its path
+//! parameters are declared, and the other methods on a listed path are not routed.
 //!
 //! Whether the documented *constraints* are the enforced ones is the API conformance fuzzer's
 //! job (`scripts/conformance.sh`), which sends generated requests to the real services.
@@ -119,16 +120,61 @@ pub async fn assert_documents_routes(base: &str, routes: &[(&str, &str)]) {
                         body["code"], "route_not_found",
                         "{method} {path} documented but not routed"
                     );
-                    assert!(op["summary"].is_string(), "{method} {path}: no summary");
-                    let responses = op["responses"].as_object().expect("responses");
+                    check_operation(&doc, path, item, method, op);
                     assert!(
-                        responses.keys().any(|k| k.starts_with('2')),
-                        "{method} {path}: no success response"
+                        op["responses"].get(status.to_string()).is_some(),
+                        "{method} {path} answered undocumented {status}: {body}"
                     );
                 }
                 None => assert_eq!(status, 405, "{method} {path} routed but not documented"),
             }
         }
+    }
+}
+
+/// One operation's own rules: a summary, a success answer, every 4xx answer in the shared
+/// `Error` shape, and the path parameters of `path`'s template declared (on the operation or
+/// its path item).
+fn check_operation(doc: &Value, path: &str, item: &Value, method: &str, op: &Value) {
+    assert!(op["summary"].is_string(), "{method} {path}: no summary");
+    let responses = op["responses"].as_object().expect("responses");
+    assert!(
+        responses.keys().any(|k| k.starts_with('2')),
+        "{method} {path}: no success response"
+    );
+    for (code, resp) in responses {
+        if code.starts_with('4') {
+            let resp = resolve(doc, resp);
+            assert_eq!(
+                resp["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Error",
+                "{method} {path} {code}"
+            );
+        }
+    }
+    let mut declared: Vec<&str> = [&item["parameters"], &op["parameters"]]
+        .into_iter()
+        .filter_map(Value::as_array)
+        .flatten()
+        .map(|p| resolve(doc, p))
+        .filter(|p| p["in"] == "path")
+        .map(|p| p["name"].as_str().expect("parameter name"))
+        .collect();
+    declared.sort_unstable();
+    let mut in_template: Vec<&str> = path
+        .split('/')
+        .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .collect();
+    in_template.sort_unstable();
+    assert_eq!(declared, in_template, "{method} {path}: path parameters");
+}
+
+/// `node`, or what its `$ref` points at.
+fn resolve<'a>(doc: &'a Value, node: &'a Value) -> &'a Value {
+    match node["$ref"].as_str() {
+        Some(r) => doc
+            .pointer(r.trim_start_matches('#'))
+            .unwrap_or_else(|| panic!("dangling {r}")),
+        None => node,
     }
 }
 

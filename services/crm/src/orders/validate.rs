@@ -148,53 +148,19 @@ mod tests {
         }
     }
 
+    /// The customer rules themselves are tested with `CustomerInput::normalised`; here only
+    /// that each reaches the request's validation with its field.
     #[test]
-    fn name_bounds() {
+    fn customer_rules_apply() {
         let mut r = valid();
         r.customer.name = "   ".into();
         assert_eq!(field_of(r), "customer.name");
         let mut r = valid();
-        r.customer.name = "x".repeat(201);
-        assert_eq!(field_of(r), "customer.name");
+        r.customer.email = "a@b".into();
+        assert_eq!(field_of(r), "customer.email");
         let mut r = valid();
-        r.customer.name = "é".repeat(200);
-        assert!(
-            validate_order(r).is_ok(),
-            "200 characters (not bytes) are fine"
-        );
-    }
-
-    #[test]
-    fn email_shapes() {
-        for bad in [
-            "",
-            "plain",
-            "@example.org",
-            "a@b",
-            "a@@b.org",
-            "a b@c.org",
-            "a@.org",
-            "a@b..org",
-        ] {
-            let mut r = valid();
-            r.customer.email = bad.into();
-            assert_eq!(field_of(r), "customer.email", "{bad:?}");
-        }
-        let mut r = valid();
-        r.customer.email = "first.last+tag@sub.example.co.uk".into();
-        assert!(validate_order(r).is_ok());
-    }
-
-    #[test]
-    fn phone_shapes() {
-        let mut r = valid();
-        r.customer.phone = Some("+49 (30) 123-456".into());
-        assert!(validate_order(r).is_ok());
-        for bad in ["call me", "12", &"1".repeat(33)] {
-            let mut r = valid();
-            r.customer.phone = Some(bad.to_string());
-            assert_eq!(field_of(r), "customer.phone", "{bad:?}");
-        }
+        r.customer.phone = Some("call me".into());
+        assert_eq!(field_of(r), "customer.phone");
     }
 
     #[test]
