@@ -8,9 +8,11 @@
 //! Errors: decoding a message returns [`messages::DecodeError`], which consumers turn into a
 //! dead-letter reason; nothing in this crate does I/O.
 
+pub mod customer;
 pub mod messages;
 pub mod orders;
 pub mod status;
 
+pub use customer::CustomerFieldError;
 pub use messages::{DecodeError, Envelope, OrderCreated, OrderStatusChanged};
 pub use status::{FailureReason, OrderStatus};

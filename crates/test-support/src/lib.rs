@@ -13,6 +13,7 @@ pub mod eventually;
 pub mod jaeger;
 pub mod leftovers;
 pub mod monitoring;
+pub mod openapi;
 pub mod rabbit;
 
 pub use database::{fingerprint, TestDatabase};

@@ -48,6 +48,10 @@ pub enum OperatorError {
     /// The note is too long.
     #[error("note must be at most {MAX_NOTE_CHARS} characters")]
     NoteTooLong,
+    /// The note holds a control character other than a tab or a line break (PostgreSQL cannot
+    /// even store U+0000).
+    #[error("note must not contain control characters other than tabs and line breaks")]
+    NoteUnprintable,
     /// The database failed.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
@@ -60,7 +64,9 @@ impl From<OperatorError> for ApiError {
             OperatorError::InvalidState { .. } => {
                 ApiError::conflict("invalid_job_state", e.to_string())
             }
-            OperatorError::NoteTooLong => ApiError::validation("note", e.to_string()),
+            OperatorError::NoteTooLong | OperatorError::NoteUnprintable => {
+                ApiError::validation("note", e.to_string())
+            }
             OperatorError::Database(db) => db.into(),
         }
     }
@@ -81,7 +87,7 @@ impl StepError for OperatorError {
         match self {
             OperatorError::NotFound(_) => "job_not_found",
             OperatorError::InvalidState { .. } => "invalid_job_state",
-            OperatorError::NoteTooLong => "validation_error",
+            OperatorError::NoteTooLong | OperatorError::NoteUnprintable => "validation_error",
             OperatorError::Database(_) => "database_error",
         }
     }
@@ -113,6 +119,10 @@ pub async fn quality_check(
         .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
     {
         return Err(OperatorError::NoteTooLong);
+    }
+    let unprintable = |c: char| c.is_control() && !matches!(c, '\t' | '\n' | '\r');
+    if note.as_ref().is_some_and(|n| n.chars().any(unprintable)) {
+        return Err(OperatorError::NoteUnprintable);
     }
     let (to, failure, detail) = match result {
         QcResult::Pass => (OrderStatus::Ready, None, note),

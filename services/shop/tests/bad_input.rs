@@ -227,3 +227,28 @@ async fn health_and_readiness() {
         .starts_with("error"));
     std::fs::remove_file(&app.store_dir).unwrap();
 }
+
+/// PostgreSQL stores no U+0000 in `text` or `jsonb`, yet every operation is logged as sent: a
+/// NUL anywhere in one (found by the conformance fuzzer) is logged as U+FFFD, never a 500.
+#[tokio::test]
+async fn nul_characters_in_edit_operations_are_logged_not_a_500() {
+    let app = spawn_app().await;
+    let (design, _) = app.saved_box_design().await;
+    let id = design["design_id"].as_str().unwrap();
+    let (status, body) = app
+        .edit(
+            id,
+            json!([
+                {"op": "set_material", "material": "PLA", "x\u{0}": ["\u{0}"]},
+                {"op": "set_colour", "colour": "\u{0}"}
+            ]),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["field"], "operations[1].colour", "{body}");
+    let (status, log) = app.get(&format!("/designs/{id}/edits")).await;
+    assert_eq!(status, 200, "{log}");
+    let logged = log.to_string();
+    assert!(logged.contains("x\u{FFFD}"), "{logged}");
+    assert!(!logged.contains("\\u0000"), "{logged}");
+}

@@ -50,8 +50,16 @@ async fn text_query_finds_matching_products() {
     assert_eq!(status, 200);
     assert_eq!(items(&page)[0]["id"], product["id"], "{page}");
 
-    // User syntax never breaks the query.
-    for q in ["%22unclosed", "-", "or+or+or", "a+%26+b+%7C+!c", "%3A*"] {
+    // User syntax never breaks the query, nor does a NUL (which PostgreSQL refuses in text).
+    for q in [
+        "%22unclosed",
+        "-",
+        "or+or+or",
+        "a+%26+b+%7C+!c",
+        "%3A*",
+        "%00",
+        "a%00b",
+    ] {
         let (status, body) = app.get(&format!("/catalog/products?q={q}")).await;
         assert_eq!(status, 200, "q={q}: {body}");
     }

@@ -144,12 +144,13 @@ fn parse_number<T: std::str::FromStr>(
 impl SearchQuery {
     /// Validates the raw parameters; the error names the parameter at fault.
     pub fn parse(raw: &RawSearchParams) -> Result<SearchQuery, CatalogError> {
+        // U+0000 is a space to us: PostgreSQL refuses it in any text parameter (a 500 otherwise).
         let text = raw
             .q
             .as_deref()
-            .map(str::trim)
-            .filter(|q| !q.is_empty())
-            .map(str::to_owned);
+            .map(|q| q.replace('\0', " "))
+            .map(|q| q.trim().to_owned())
+            .filter(|q| !q.is_empty());
         if let Some(q) = &text {
             if q.chars().count() > MAX_QUERY_CHARS {
                 return Err(invalid(

@@ -321,11 +321,31 @@ pub async fn insert_edit_log(
             .push_bind(batch_id)
             .push_bind(e.op_index)
             .push_bind(revision)
-            .push_bind(Json(e.op.clone()))
+            .push_bind(Json(storable_json(&e.op)))
             .push_bind(e.accepted)
-            .push_bind(e.reason.clone());
+            .push_bind(e.reason.as_deref().map(storable_text));
     });
     qb.build().execute(conn).await.map(|_| ())
+}
+
+/// `text` as PostgreSQL can store it: U+0000 (which neither `text` nor `jsonb` accepts, and
+/// which a client may send inside any logged operation) becomes U+FFFD.
+fn storable_text(text: &str) -> String {
+    text.replace('\0', "\u{FFFD}")
+}
+
+/// [`storable_text`] applied to every string and key of `value`.
+fn storable_json(value: &Value) -> Value {
+    match value {
+        Value::String(s) => Value::String(storable_text(s)),
+        Value::Array(items) => Value::Array(items.iter().map(storable_json).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (storable_text(k), storable_json(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 /// The design with its version list.

@@ -9,12 +9,6 @@ use uuid::Uuid;
 
 /// Most parts in one order.
 pub const MAX_QUANTITY: i64 = 100;
-/// Longest customer name, characters.
-pub const MAX_NAME_CHARS: usize = 200;
-/// Longest e-mail address (RFC 5321 path limit).
-pub const MAX_EMAIL_CHARS: usize = 254;
-/// Longest phone number, characters.
-pub const MAX_PHONE_CHARS: usize = 32;
 
 /// A validated order request.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,20 +54,6 @@ fn integer(obj: &Map<String, Value>, field: &str) -> Result<i64, OrderError> {
         .ok_or_else(|| invalid(field, format!("{field} must be a whole number")))
 }
 
-/// A basic shape check: `local@domain.tld`, no spaces, one `@`.
-pub fn plausible_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && !domain.contains('@')
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !domain.contains("..")
-}
-
 /// Validates a `POST /orders` body.
 pub fn parse(body: &Value) -> Result<PlaceOrder, OrderError> {
     let obj = body.as_object().ok_or(OrderError::NotAnObject)?;
@@ -115,56 +95,26 @@ pub fn parse(body: &Value) -> Result<PlaceOrder, OrderError> {
     let customer = required(obj, "customer", "customer")?
         .as_object()
         .ok_or_else(|| invalid("customer", "customer must be an object"))?;
-    let name = string(customer, "name", "customer.name")?.trim();
-    let name_chars = name.chars().count();
-    if name_chars == 0 || name_chars > MAX_NAME_CHARS {
-        return Err(invalid(
-            "customer.name",
-            format!("customer.name must have 1 to {MAX_NAME_CHARS} characters"),
-        ));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(invalid(
-            "customer.name",
-            "customer.name contains control characters",
-        ));
-    }
-    let email = string(customer, "email", "customer.email")?.trim();
-    if email.chars().count() > MAX_EMAIL_CHARS || !plausible_email(email) {
-        return Err(invalid(
-            "customer.email",
-            "customer.email is not a valid e-mail address",
-        ));
-    }
+    // Type checks here (each names its field); the value rules are CRM's, shared through
+    // `CustomerInput::normalised`.
     let phone = match customer.get("phone") {
         None | Some(Value::Null) => None,
-        Some(Value::String(p)) if p.trim().is_empty() => None,
-        Some(Value::String(p)) => {
-            let p = p.trim();
-            let digits = p.chars().filter(char::is_ascii_digit).count();
-            let allowed = p
-                .chars()
-                .all(|c| c.is_ascii_digit() || " +-().".contains(c));
-            if !allowed || digits < 3 || p.chars().count() > MAX_PHONE_CHARS {
-                return Err(invalid(
-                    "customer.phone",
-                    "customer.phone may hold digits, spaces and + - ( ) . only",
-                ));
-            }
-            Some(p.to_owned())
-        }
+        Some(Value::String(p)) => Some(p.clone()),
         Some(_) => return Err(invalid("customer.phone", "customer.phone must be a string")),
     };
+    let customer = CustomerInput {
+        name: string(customer, "name", "customer.name")?.to_owned(),
+        email: string(customer, "email", "customer.email")?.to_owned(),
+        phone,
+    }
+    .normalised()
+    .map_err(|e| invalid(e.field, e.message))?;
     Ok(PlaceOrder {
         design_id,
         design_version,
         quantity: quantity as i32,
         shipping,
-        customer: CustomerInput {
-            name: name.to_owned(),
-            email: email.to_owned(),
-            phone,
-        },
+        customer,
     })
 }
 
