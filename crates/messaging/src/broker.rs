@@ -1,7 +1,7 @@
 //! One AMQP connection per process, re-established on demand after the broker went away.
 
+use crate::error::MessagingError;
 use crate::topology;
-use crate::MessagingError;
 use lapin::{Channel, Connection, ConnectionProperties};
 use std::sync::Arc;
 use std::time::Duration;

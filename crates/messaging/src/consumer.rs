@@ -4,14 +4,16 @@
 //! |------------------------|------------------------------------------------------------------|
 //! | `Ok(())`               | ack (the handler has committed its database work by then)         |
 //! | `Err(Poison(reason))`  | publish to the dead-letter queue with the reason header, then ack |
-//! | `Err(Transient(_))`    | short back-off, then nack with requeue; the queue's delivery     |
-//! |                        | limit dead-letters it if it keeps failing                         |
+//! | `Err(Transient(_))`    | short back-off ([`REQUEUE_BACKOFF`]), then nack with requeue; the |
+//! |                        | queue's delivery limit dead-letters it if it keeps failing        |
 //!
-//! A lost connection is re-established with back-off; the loop only ends at shutdown.
+//! A lost connection is re-established with back-off ([`RECONNECT_BACKOFF`]); the loop only ends
+//! at shutdown.
 //!
 //! Every handled delivery counts in `printflow_messages_consumed_total{queue, outcome}`, every
 //! message parked on the dead-letter queue in `printflow_messages_dead_lettered_total{queue}`.
 
+use crate::backoff::Backoff;
 use crate::broker::Broker;
 use crate::metrics::{ConsumeOutcome, MessagingMetrics};
 use crate::publisher::{OutgoingMessage, Publisher};
@@ -71,6 +73,17 @@ pub trait Handler: Send + Sync + 'static {
 /// How many unacknowledged messages the broker may push to one consumer.
 const PREFETCH: u16 = 16;
 
+/// Wait before reconnecting after the channel was lost `n` times in a row: 200 ms doubling to
+/// 5 s, so a restarting broker is not hammered but a short blip costs little.
+pub const RECONNECT_BACKOFF: Backoff =
+    Backoff::exponential(Duration::from_millis(200), Duration::from_secs(5));
+
+/// Pause before requeueing a message whose handler failed transiently, by delivery attempt:
+/// 100 ms doubling to 2 s. It keeps a failing message from spinning through the queue while the
+/// dependency recovers; the queue's delivery limit bounds the attempts.
+pub const REQUEUE_BACKOFF: Backoff =
+    Backoff::exponential(Duration::from_millis(100), Duration::from_secs(2));
+
 /// Consumes `queue` until `shutdown` resolves, counting every handled delivery and every
 /// dead-lettering in `metrics`.
 pub async fn run_consumer<H: Handler>(
@@ -102,10 +115,9 @@ pub async fn run_consumer<H: Handler>(
                 }
             }
         }
-        let backoff = Duration::from_millis((100u64 << failures.min(6)).min(5_000));
         tokio::select! {
             _ = &mut shutdown => return,
-            _ = tokio::time::sleep(backoff) => {}
+            _ = tokio::time::sleep(RECONNECT_BACKOFF.delay(failures)) => {}
         }
     }
 }
@@ -117,7 +129,7 @@ async fn consume_session<H: Handler>(
     dead_letters: &Publisher,
     metrics: &MessagingMetrics,
     failures: &mut u32,
-) -> Result<(), crate::MessagingError> {
+) -> Result<(), crate::error::MessagingError> {
     let channel = broker.channel().await?;
     channel
         .basic_qos(PREFETCH, BasicQosOptions::default())
@@ -137,7 +149,9 @@ async fn consume_session<H: Handler>(
         let delivery = delivery?;
         process(queue, handler, dead_letters, metrics, delivery).await?;
     }
-    Err(crate::MessagingError::Timeout("consumer stream ended"))
+    Err(crate::error::MessagingError::Timeout(
+        "consumer stream ended",
+    ))
 }
 
 async fn process<H: Handler>(
@@ -146,7 +160,7 @@ async fn process<H: Handler>(
     dead_letters: &Publisher,
     metrics: &MessagingMetrics,
     delivery: Delivery,
-) -> Result<(), crate::MessagingError> {
+) -> Result<(), crate::error::MessagingError> {
     let msg = incoming(queue, &delivery);
     let span = consumer_span(&msg, delivery.exchange.as_str());
     let result = handler.handle(&msg).instrument(span.clone()).await;
@@ -198,8 +212,8 @@ async fn process<H: Handler>(
         Err(HandleError::Transient(reason)) => {
             tracing::warn!(queue = queue.name, message_id = ?msg.message_id, %reason, attempt = msg.delivery_count + 1, "transient failure; requeueing");
             printflow_telemetry::record_error(&span, "transient_failure", &reason);
-            let pause = Duration::from_millis((100 * (msg.delivery_count as u64 + 1)).min(2_000));
-            tokio::time::sleep(pause).await;
+            let attempt = u32::try_from(msg.delivery_count.saturating_add(1)).unwrap_or(u32::MAX);
+            tokio::time::sleep(REQUEUE_BACKOFF.delay(attempt)).await;
             delivery.nack(requeue()).await?;
         }
     }

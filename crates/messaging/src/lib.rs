@@ -13,36 +13,38 @@
 //!   at scrape time; the service registers them once ([`MessagingMetrics::register`]) and passes
 //!   the handle to [`run_consumer`] and [`OutboxRelay::new`].
 //!
-//! Errors: [`MessagingError`] for anything that talks to the broker; handlers return
+//! - [`backoff`]: the one back-off policy; the consume loop, the relay and MES's model fetch each
+//!   configure one.
+//!
+//! Errors: [`MessagingError`] ([`error`]) for anything that talks to the broker; handlers return
 //! [`consumer::HandleError`].
+//!
+//! # Layering
+//!
+//! Modules only import modules listed above them here, never a sibling that imports them back
+//! (checked for every workspace crate by `tools/layering`):
+//!
+//! 1. [`error`], [`backoff`], [`context`], [`topology`], [`outbox_backlog`]: depend on no sibling.
+//! 2. [`metrics`]: reads [`outbox_backlog`] at scrape time.
+//! 3. [`broker`]: [`topology`], [`error`].
+//! 4. [`publisher`]: [`broker`], [`context`], [`error`].
+//! 5. [`consumer`], [`outbox`]: [`publisher`], [`metrics`], [`backoff`] and the ones below.
 
+pub mod backoff;
 pub mod broker;
 pub mod consumer;
 pub mod context;
+pub mod error;
 pub mod metrics;
 pub mod outbox;
+pub mod outbox_backlog;
 pub mod publisher;
 pub mod topology;
 
+pub use backoff::Backoff;
 pub use broker::Broker;
 pub use consumer::{run_consumer, HandleError, Handler, IncomingMessage};
+pub use error::MessagingError;
 pub use metrics::MessagingMetrics;
 pub use outbox::{OutboxRelay, OutboxSignal};
 pub use publisher::{OutgoingMessage, Publisher};
-
-/// A failure talking to RabbitMQ.
-#[derive(Debug, thiserror::Error)]
-pub enum MessagingError {
-    /// The AMQP client reported an error (connection lost, channel closed, refused declare).
-    #[error("amqp: {0}")]
-    Amqp(#[from] lapin::Error),
-    /// The broker did not confirm in time.
-    #[error("timed out waiting for the broker: {0}")]
-    Timeout(&'static str),
-    /// The broker negatively acknowledged a publish.
-    #[error("broker refused the message (nack)")]
-    Nacked,
-    /// `mandatory` publish with no queue bound to the routing key.
-    #[error("message to `{0}` was unroutable")]
-    Unroutable(String),
-}

@@ -12,7 +12,7 @@
 //! The outbox gauges are read from the database at scrape time ([`MessagingMetrics::watch_outbox`]),
 //! so they count the rows of every instance sharing the database and are right after a restart.
 
-use crate::outbox;
+use crate::outbox_backlog;
 use printflow_metrics::{GaugeF64, Metrics};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -125,7 +125,7 @@ impl MessagingMetrics {
         metrics.refresh_at_scrape("outbox", move || {
             let (pool, pending, oldest) = (pool.clone(), pending.clone(), oldest.clone());
             async move {
-                let backlog = outbox::backlog(&pool).await?;
+                let backlog = outbox_backlog::read(&pool).await?;
                 pending.set(backlog.pending);
                 oldest.set(backlog.oldest_age_seconds);
                 Ok(())

@@ -3,6 +3,7 @@
 //! nothing: the row is still pending and the relay sends it when it runs again. Rows are marked
 //! sent only after the broker confirmed them, so delivery is at-least-once; consumers de-duplicate.
 
+use crate::backoff::Backoff;
 use crate::metrics::MessagingMetrics;
 use crate::publisher::{OutgoingMessage, Publisher};
 use printflow_contracts::messages::{Envelope, Event, EVENTS_EXCHANGE};
@@ -72,6 +73,11 @@ impl std::fmt::Debug for OutboxRelay {
 
 const BATCH: i64 = 100;
 
+/// Wait after `n` failed batches in a row (broker or database trouble): 400 ms doubling to 5 s,
+/// instead of hammering what is down; a success returns to the poll interval.
+pub const RETRY_BACKOFF: Backoff =
+    Backoff::exponential(Duration::from_millis(400), Duration::from_secs(5));
+
 impl OutboxRelay {
     /// A relay for `pool`'s outbox, counting what the broker confirmed in `metrics`.
     pub fn new(
@@ -97,8 +103,7 @@ impl OutboxRelay {
             let delay = if failures == 0 {
                 self.poll_interval
             } else {
-                // Broker or database trouble: back off up to 5 s instead of hammering it.
-                Duration::from_millis((200u64 << failures.min(5)).min(5_000))
+                RETRY_BACKOFF.delay(failures)
             };
             tokio::select! {
                 _ = &mut shutdown => return,
@@ -206,30 +211,5 @@ pub enum RelayError {
     Database(#[from] sqlx::Error),
     /// The broker did not take a message.
     #[error("publish: {0}")]
-    Publish(crate::MessagingError),
-}
-
-/// Pending-row statistics, for readiness and metrics (`printflow_outbox_pending`,
-/// `printflow_outbox_oldest_pending_age_seconds`, see [`crate::metrics`]).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Backlog {
-    /// Rows not yet confirmed by the broker.
-    pub pending: i64,
-    /// Age of the oldest pending row, seconds (0 when none).
-    pub oldest_age_seconds: f64,
-}
-
-/// Reads the current backlog.
-pub async fn backlog(pool: &PgPool) -> Result<Backlog, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT count(*) AS pending,
-                COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS oldest
-         FROM outbox WHERE sent_at IS NULL",
-    )
-    .fetch_one(pool)
-    .await?;
-    Ok(Backlog {
-        pending: row.get("pending"),
-        oldest_age_seconds: row.get("oldest"),
-    })
+    Publish(crate::error::MessagingError),
 }

@@ -1,7 +1,7 @@
 //! Confirmed, persistent publishing.
 
 use crate::broker::Broker;
-use crate::MessagingError;
+use crate::error::MessagingError;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::publisher_confirm::{Confirmation, PublisherConfirm};
 use lapin::types::{AMQPValue, FieldTable};

@@ -1,6 +1,6 @@
 //! CLIENT spans for outgoing HTTP calls, with `traceparent` injected.
 
-use crate::propagation::HeaderInjector;
+use opentelemetry_http::HeaderInjector;
 use tracing::field::Empty;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;

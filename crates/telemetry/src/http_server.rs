@@ -1,10 +1,10 @@
 //! SERVER spans for incoming HTTP requests, following the HTTP semantic conventions.
 
-use crate::propagation::HeaderExtractor;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
+use opentelemetry_http::HeaderExtractor;
 use tracing::field::Empty;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;

@@ -1,4 +1,6 @@
-//! W3C trace context in and out of string maps: HTTP headers, AMQP headers, outbox rows.
+//! W3C trace context in and out of string maps: AMQP headers and outbox rows. HTTP header maps
+//! use `opentelemetry-http`'s `HeaderInjector` / `HeaderExtractor` (see [`crate::http_client`],
+//! [`crate::http_server`]).
 
 use opentelemetry::propagation::{Extractor, Injector};
 use opentelemetry::Context;
@@ -65,31 +67,5 @@ pub fn link_from(span: &tracing::Span, headers: &BTreeMap<String, String>) {
     let sc = cx.span().span_context().clone();
     if sc.is_valid() {
         span.add_link(sc);
-    }
-}
-
-/// Adapter for `http::HeaderMap` (axum requests, reqwest requests).
-pub(crate) struct HeaderExtractor<'a>(pub &'a axum::http::HeaderMap);
-
-impl Extractor for HeaderExtractor<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|v| v.to_str().ok())
-    }
-    fn keys(&self) -> Vec<&str> {
-        self.0.keys().map(|k| k.as_str()).collect()
-    }
-}
-
-/// Adapter for writing into an `http::HeaderMap`.
-pub(crate) struct HeaderInjector<'a>(pub &'a mut axum::http::HeaderMap);
-
-impl Injector for HeaderInjector<'_> {
-    fn set(&mut self, key: &str, value: String) {
-        if let (Ok(name), Ok(val)) = (
-            axum::http::HeaderName::from_bytes(key.as_bytes()),
-            axum::http::HeaderValue::from_str(&value),
-        ) {
-            self.0.insert(name, val);
-        }
     }
 }

@@ -19,9 +19,8 @@
 //! `printflow_order_lead_time_seconds` (created -> `SHIPPED`). Counted per processed MES event:
 //! `printflow_status_events_total{outcome}`.
 
-use crate::status_events::EventOutcome;
 use crate::status_limits::StatusLimits;
-use crate::status_trace::StatusChange;
+use crate::status_trace::{EventOutcome, StatusChange};
 use printflow_contracts::OrderStatus;
 use printflow_metrics::snapshot::snapshot_transaction;
 use printflow_metrics::{buckets, trace_exemplar, GaugeF64, Metrics, TraceExemplar};

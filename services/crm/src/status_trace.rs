@@ -14,11 +14,70 @@
 //! |                        | `order.status.to`, `order.status.rejection_reason`              |
 //! | `order.status.pending` | `order.id`, `order.status.sequence`,                            |
 //! |                        | `order.status.waiting_for_sequence`                             |
+//!
+//! [`EventOutcome`], what CRM did with a received status event, is defined here too: it is the
+//! `order.status.outcome` attribute, the inbox's `outcome` column and the `outcome` label of
+//! `printflow_status_events_total`, so the consumer (`status_events`) and `metrics` both build
+//! on this module instead of on each other.
 
-use crate::status_events::EventOutcome;
 use chrono::{DateTime, Utc};
 use printflow_contracts::OrderStatus;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
 use uuid::Uuid;
+
+/// What CRM did with a received status event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventOutcome {
+    /// Received ahead of a gap; applied once the missing sequences arrive.
+    Pending,
+    /// Changed the order's status.
+    Applied,
+    /// A redelivery of a sequence already received; changed nothing.
+    Duplicate,
+    /// A sequence at or below the last one processed, arriving late; changed nothing.
+    Stale,
+    /// Its turn came but the state machine forbids the transition; recorded, status untouched.
+    Rejected,
+}
+
+impl EventOutcome {
+    /// The database and wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventOutcome::Pending => "pending",
+            EventOutcome::Applied => "applied",
+            EventOutcome::Duplicate => "duplicate",
+            EventOutcome::Stale => "stale",
+            EventOutcome::Rejected => "rejected",
+        }
+    }
+}
+
+impl fmt::Display for EventOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EventOutcome {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            EventOutcome::Pending,
+            EventOutcome::Applied,
+            EventOutcome::Duplicate,
+            EventOutcome::Stale,
+            EventOutcome::Rejected,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+        .ok_or_else(|| format!("unknown event outcome `{s}`"))
+    }
+}
 
 /// A committed status change.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -84,12 +84,12 @@ impl Production {
 
     /// Whether a finished print failed (a dice roll at `print_failure_rate`).
     pub fn roll_print_failure(&self) -> bool {
-        rand::thread_rng().gen_bool(self.print_failure_rate)
+        rand::rng().random_bool(self.print_failure_rate)
     }
 
     /// Whether automatic QC rejects the part (a dice roll at `qc_reject_rate`).
     pub fn roll_qc_reject(&self) -> bool {
-        rand::thread_rng().gen_bool(self.qc_reject_rate)
+        rand::rng().random_bool(self.qc_reject_rate)
     }
 }
 

@@ -1,179 +1,142 @@
-//! Settings, read from `TRAFFIC_*` variables through [`ConfigSource`] so tests hand in a map.
+//! Settings: each one a flag with a `TRAFFIC_*` environment variable behind it (the flag wins),
+//! parsed and range-checked by `clap` (see [`crate::cli`] for the command line as a whole).
 
-use printflow_web::config::{parse_or, string_or, ConfigError, ConfigSource};
+use clap::Args;
+use std::fmt::Display;
+use std::str::FromStr;
 use std::time::Duration;
 
 /// Everything the generator can be tuned with.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Args)]
 pub struct Config {
-    /// Base URL of the Shop API, without a trailing slash (`TRAFFIC_SHOP_URL`).
+    /// Base URL of the Shop API, http only (TLS is not built in); a trailing slash is dropped.
+    #[arg(
+        long = "shop-url",
+        env = "TRAFFIC_SHOP_URL",
+        value_name = "URL",
+        default_value = "http://127.0.0.1:8080",
+        value_parser = shop_url
+    )]
     pub shop_url: String,
-    /// Journeys started per second on average (`TRAFFIC_RATE`).
+    /// Journeys started per second on average (Poisson arrivals), above 0 and at most 1000.
+    #[arg(
+        long = "rate",
+        env = "TRAFFIC_RATE",
+        value_name = "PER_SECOND",
+        default_value = "2.0",
+        value_parser = rate
+    )]
     pub rate_per_second: f64,
-    /// Journeys allowed in flight at once (`TRAFFIC_CONCURRENCY`). When Shop slows down the
-    /// generator waits for a free slot instead of piling up requests, so it never turns a slow
-    /// Shop into an overloaded one.
+    /// Journeys in flight at most (1-1000). When Shop slows down the generator waits for a
+    /// free slot instead of piling up requests, so it never turns a slow Shop into an
+    /// overloaded one.
+    #[arg(
+        long,
+        env = "TRAFFIC_CONCURRENCY",
+        value_name = "N",
+        default_value = "4",
+        value_parser = concurrency
+    )]
     pub concurrency: usize,
-    /// Fraction of journeys that end in an order (`TRAFFIC_ORDER_SHARE`). Orders become print
-    /// jobs, so this (times the rate) is what keeps the simulated printers from drowning:
-    /// 2.0/s x 0.1 is one order every 5 s.
+    /// Fraction of journeys that end in an order (0-1). Orders become print jobs, so this
+    /// (times the rate) is what keeps the simulated printers from drowning: 2.0/s x 0.1 is one
+    /// order every 5 s.
+    #[arg(
+        long,
+        env = "TRAFFIC_ORDER_SHARE",
+        value_name = "FRACTION",
+        default_value = "0.1",
+        value_parser = fraction
+    )]
     pub order_share: f64,
-    /// Stop after this long; `None` runs until Ctrl-C / SIGTERM (`TRAFFIC_DURATION_SECONDS`,
-    /// 0 meaning unlimited).
-    pub duration: Option<Duration>,
-    /// Seed for every random choice, to repeat a run (`TRAFFIC_SEED`); random when unset.
+    /// Stop after this many seconds; 0 runs until Ctrl-C / SIGTERM (see [`Config::duration`]).
+    #[arg(
+        long = "duration-seconds",
+        env = "TRAFFIC_DURATION_SECONDS",
+        value_name = "SECONDS",
+        default_value = "0",
+        value_parser = trimmed::<u64>
+    )]
+    pub duration_seconds: u64,
+    /// Seed of every random choice, to repeat a run (logged at start); random when unset.
+    #[arg(long, env = "TRAFFIC_SEED", value_name = "SEED", value_parser = trimmed::<u64>)]
     pub seed: Option<u64>,
-    /// Deadline of one HTTP request (`TRAFFIC_REQUEST_TIMEOUT_SECONDS`). Longer than Shop's own
-    /// 15 s request timeout, so a slow Shop is reported by Shop's 503 and only a Shop that does
-    /// not answer at all shows up as our timeout.
+    /// Deadline of one HTTP request, seconds (at least 1). Longer than Shop's own 15 s request
+    /// timeout, so a slow Shop is reported by Shop's 503 and only a Shop that does not answer
+    /// at all shows up as our timeout.
+    #[arg(
+        long = "request-timeout-seconds",
+        env = "TRAFFIC_REQUEST_TIMEOUT_SECONDS",
+        value_name = "SECONDS",
+        default_value = "20",
+        value_parser = positive_seconds
+    )]
     pub request_timeout: Duration,
-    /// How long to wait for Shop's `/readyz` before giving up (`TRAFFIC_READY_TIMEOUT_SECONDS`).
+    /// How long to wait for Shop's `/readyz` before giving up, seconds (at least 1).
+    #[arg(
+        long = "ready-timeout-seconds",
+        env = "TRAFFIC_READY_TIMEOUT_SECONDS",
+        value_name = "SECONDS",
+        default_value = "60",
+        value_parser = positive_seconds
+    )]
     pub ready_timeout: Duration,
 }
 
 impl Config {
-    /// Reads and validates the settings; defaults suit the local stack.
-    pub fn from_source(src: &dyn ConfigSource) -> Result<Config, ConfigError> {
-        let shop_url = string_or(src, "TRAFFIC_SHOP_URL", "http://127.0.0.1:8080")
-            .trim()
-            .trim_end_matches('/')
-            .to_owned();
-        // The workspace builds reqwest without TLS, so an https URL could only fail later
-        // with a confusing transport error.
-        if !shop_url.starts_with("http://") || shop_url.len() <= "http://".len() {
-            return Err(invalid(
-                "TRAFFIC_SHOP_URL",
-                &shop_url,
-                "must be an http:// URL (TLS is not built in)",
-            ));
-        }
-
-        let rate_per_second: f64 = parse_or(src, "TRAFFIC_RATE", 2.0)?;
-        if !rate_per_second.is_finite() || rate_per_second <= 0.0 || rate_per_second > 1000.0 {
-            return Err(invalid(
-                "TRAFFIC_RATE",
-                &rate_per_second.to_string(),
-                "must be above 0 and at most 1000 journeys per second",
-            ));
-        }
-
-        let concurrency: usize = parse_or(src, "TRAFFIC_CONCURRENCY", 4)?;
-        if !(1..=1000).contains(&concurrency) {
-            return Err(invalid(
-                "TRAFFIC_CONCURRENCY",
-                &concurrency.to_string(),
-                "must be between 1 and 1000",
-            ));
-        }
-
-        let order_share: f64 = parse_or(src, "TRAFFIC_ORDER_SHARE", 0.1)?;
-        if !(0.0..=1.0).contains(&order_share) {
-            return Err(invalid(
-                "TRAFFIC_ORDER_SHARE",
-                &order_share.to_string(),
-                "must be a fraction between 0 and 1",
-            ));
-        }
-
-        let duration_seconds: u64 = parse_or(src, "TRAFFIC_DURATION_SECONDS", 0)?;
-        let seed = match src.get("TRAFFIC_SEED") {
-            None => None,
-            Some(_) => Some(parse_or(src, "TRAFFIC_SEED", 0u64)?),
-        };
-
-        let request_timeout = positive_seconds(src, "TRAFFIC_REQUEST_TIMEOUT_SECONDS", 20)?;
-        let ready_timeout = positive_seconds(src, "TRAFFIC_READY_TIMEOUT_SECONDS", 60)?;
-
-        Ok(Config {
-            shop_url,
-            rate_per_second,
-            concurrency,
-            order_share,
-            duration: (duration_seconds > 0).then(|| Duration::from_secs(duration_seconds)),
-            seed,
-            request_timeout,
-            ready_timeout,
-        })
+    /// How long to run; `None` until stopped.
+    pub fn duration(&self) -> Option<Duration> {
+        (self.duration_seconds > 0).then(|| Duration::from_secs(self.duration_seconds))
     }
 }
 
-fn positive_seconds(
-    src: &dyn ConfigSource,
-    key: &str,
-    default: u64,
-) -> Result<Duration, ConfigError> {
-    let secs: u64 = parse_or(src, key, default)?;
+/// Parses `raw` as `T`, ignoring surrounding whitespace (values often come from shell files).
+fn trimmed<T>(raw: &str) -> Result<T, String>
+where
+    T: FromStr,
+    T::Err: Display,
+{
+    raw.trim().parse().map_err(|e: T::Err| e.to_string())
+}
+
+fn shop_url(raw: &str) -> Result<String, String> {
+    let url = raw.trim().trim_end_matches('/');
+    // The workspace builds reqwest without TLS, so an https URL could only fail later with a
+    // confusing transport error.
+    if !url.starts_with("http://") || url.len() <= "http://".len() {
+        return Err("must be an http:// URL (TLS is not built in)".to_owned());
+    }
+    Ok(url.to_owned())
+}
+
+fn rate(raw: &str) -> Result<f64, String> {
+    let rate: f64 = trimmed(raw)?;
+    if !rate.is_finite() || rate <= 0.0 || rate > 1000.0 {
+        return Err("must be above 0 and at most 1000 journeys per second".to_owned());
+    }
+    Ok(rate)
+}
+
+fn concurrency(raw: &str) -> Result<usize, String> {
+    let n: usize = trimmed(raw)?;
+    if !(1..=1000).contains(&n) {
+        return Err("must be between 1 and 1000".to_owned());
+    }
+    Ok(n)
+}
+
+fn fraction(raw: &str) -> Result<f64, String> {
+    let share: f64 = trimmed(raw)?;
+    if !(0.0..=1.0).contains(&share) {
+        return Err("must be a fraction between 0 and 1".to_owned());
+    }
+    Ok(share)
+}
+
+fn positive_seconds(raw: &str) -> Result<Duration, String> {
+    let secs: u64 = trimmed(raw)?;
     if secs == 0 {
-        return Err(invalid(key, "0", "must be at least 1 second"));
+        return Err("must be at least 1 second".to_owned());
     }
     Ok(Duration::from_secs(secs))
-}
-
-fn invalid(key: &str, value: &str, reason: &str) -> ConfigError {
-    ConfigError {
-        key: key.to_owned(),
-        value: value.to_owned(),
-        reason: reason.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashMap;
-
-    fn source(pairs: &[(&'static str, &str)]) -> HashMap<&'static str, String> {
-        pairs.iter().map(|(k, v)| (*k, (*v).to_owned())).collect()
-    }
-
-    #[test]
-    fn defaults_give_one_order_every_five_seconds() {
-        let config = Config::from_source(&source(&[])).unwrap();
-        assert_eq!(config.shop_url, "http://127.0.0.1:8080");
-        assert_eq!(config.concurrency, 4);
-        assert_eq!(config.duration, None);
-        assert_eq!(config.seed, None);
-        let seconds_per_order = 1.0 / (config.rate_per_second * config.order_share);
-        assert!(
-            (seconds_per_order - 5.0).abs() < 1e-9,
-            "{seconds_per_order}"
-        );
-    }
-
-    #[test]
-    fn values_are_read_and_the_url_loses_its_trailing_slash() {
-        let config = Config::from_source(&source(&[
-            ("TRAFFIC_SHOP_URL", "http://shop.local:9000/"),
-            ("TRAFFIC_RATE", "0.5"),
-            ("TRAFFIC_CONCURRENCY", "2"),
-            ("TRAFFIC_ORDER_SHARE", "0"),
-            ("TRAFFIC_DURATION_SECONDS", "30"),
-            ("TRAFFIC_SEED", "42"),
-        ]))
-        .unwrap();
-        assert_eq!(config.shop_url, "http://shop.local:9000");
-        assert_eq!(config.rate_per_second, 0.5);
-        assert_eq!(config.concurrency, 2);
-        assert_eq!(config.order_share, 0.0);
-        assert_eq!(config.duration, Some(Duration::from_secs(30)));
-        assert_eq!(config.seed, Some(42));
-    }
-
-    #[test]
-    fn out_of_range_values_name_the_variable() {
-        for (key, value) in [
-            ("TRAFFIC_RATE", "0"),
-            ("TRAFFIC_RATE", "NaN"),
-            ("TRAFFIC_RATE", "fast"),
-            ("TRAFFIC_CONCURRENCY", "0"),
-            ("TRAFFIC_ORDER_SHARE", "1.5"),
-            ("TRAFFIC_SEED", "-1"),
-            ("TRAFFIC_SHOP_URL", "https://shop"),
-            ("TRAFFIC_SHOP_URL", "shop:8080"),
-            ("TRAFFIC_REQUEST_TIMEOUT_SECONDS", "0"),
-        ] {
-            let err = Config::from_source(&source(&[(key, value)])).unwrap_err();
-            assert_eq!(err.key, key, "{value}: {err}");
-        }
-    }
 }

@@ -71,7 +71,7 @@ impl JourneyMix {
     /// a browse. Exactly one random number is drawn either way, so a seeded run makes the
     /// same choices whatever the timing of earlier orders.
     pub fn pick<R: Rng + ?Sized>(&self, rng: &mut R, have_orders: bool) -> JourneyKind {
-        let roll: f64 = rng.gen();
+        let roll: f64 = rng.random();
         if roll < self.purchase {
             JourneyKind::Purchase
         } else if roll < self.purchase + self.browse {
@@ -90,7 +90,7 @@ impl JourneyMix {
 /// gaps are exponential (a Poisson process) with mean `1 / rate`: bursts and lulls like real
 /// traffic, at the configured average.
 pub fn next_gap<R: Rng + ?Sized>(rng: &mut R, rate_per_second: f64) -> Duration {
-    let uniform: f64 = rng.gen(); // in [0, 1), so 1 - uniform is never 0
+    let uniform: f64 = rng.random(); // in [0, 1), so 1 - uniform is never 0
     let seconds = -(1.0 - uniform).ln() / rate_per_second;
     // An extremely unlucky draw must not stall the run; ten mean gaps is plenty of lull.
     Duration::from_secs_f64(seconds.min(10.0 / rate_per_second))

@@ -40,7 +40,7 @@ pub async fn run_continuous(
     if !wait_until_ready(&ctx.shop, config.ready_timeout, &stop).await? {
         return Ok(ctx.stats.snapshot(true));
     }
-    if let Some(duration) = config.duration {
+    if let Some(duration) = config.duration() {
         let stop = stop.clone();
         tokio::spawn(async move {
             tokio::select! {
@@ -56,7 +56,7 @@ pub async fn run_continuous(
         rate = config.rate_per_second,
         concurrency = config.concurrency,
         order_share = config.order_share,
-        duration_s = config.duration.map(|d| d.as_secs()),
+        duration_s = config.duration().map(|d| d.as_secs()),
         seed,
         "producing traffic (set TRAFFIC_SEED to repeat these choices)"
     );
@@ -82,7 +82,7 @@ pub async fn run_continuous(
         next_start = next_start.max(Instant::now());
 
         let kind = mix.pick(&mut rng, !ctx.orders.is_empty());
-        let mut journey_rng = StdRng::seed_from_u64(rng.gen());
+        let mut journey_rng = StdRng::seed_from_u64(rng.random());
         let journey = Journey::random(kind, &mut journey_rng);
         let ctx = ctx.clone();
         running.spawn(async move {

@@ -20,10 +20,11 @@
 //! (`printflow_order_status_duration_seconds`, `printflow_order_lead_time_seconds`,
 //! `printflow_status_events_total`; see [`crate::metrics`]).
 
-use super::EventOutcome;
 use crate::db::Db;
 use crate::metrics::CrmMetrics;
-use crate::status_trace::{StatusChange, StatusIgnored, StatusPending, StatusRejection};
+use crate::status_trace::{
+    EventOutcome, StatusChange, StatusIgnored, StatusPending, StatusRejection,
+};
 use chrono::{DateTime, Utc};
 use printflow_contracts::messages::Envelope;
 use printflow_contracts::{FailureReason, OrderStatus, OrderStatusChanged};

@@ -16,7 +16,7 @@ use crate::shop_client::{ModelFetch, ShopClient};
 use crate::stl::check_binary_stl;
 use chrono::{DateTime, TimeDelta, Utc};
 use printflow_contracts::{FailureReason, OrderStatus};
-use printflow_messaging::OutboxSignal;
+use printflow_messaging::{Backoff, OutboxSignal};
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,10 +24,11 @@ use tracing::Instrument;
 
 /// Jobs checked per round.
 const BATCH: i64 = 16;
-/// First back-off after Shop was unreachable; doubles per consecutive failure.
-const BACKOFF_START: Duration = Duration::from_secs(1);
-/// Longest back-off.
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// Wait before the next fetch after Shop was unreachable `n` times in a row: 1 s doubling to
+/// 30 s. The count lives in the job row (`model_fetch_failures`), so the schedule survives a
+/// restart and is shared by every instance.
+pub const FETCH_BACKOFF: Backoff =
+    Backoff::exponential(Duration::from_secs(1), Duration::from_secs(30));
 
 /// The result of checking one job's model.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,10 +65,7 @@ pub fn judge(job: &Job, fetched: ModelFetch) -> Verdict {
 
 /// Wait before the next fetch after `failures` consecutive failures (1 s, 2 s, 4 s, ... 30 s).
 pub fn backoff(failures: i32) -> Duration {
-    let doublings = failures.saturating_sub(1).clamp(0, 16) as u32;
-    BACKOFF_START
-        .saturating_mul(1u32 << doublings)
-        .min(BACKOFF_MAX)
+    FETCH_BACKOFF.delay(u32::try_from(failures).unwrap_or(0))
 }
 
 /// Checks the models of accepted jobs.

@@ -32,12 +32,12 @@ pub fn customer(n: u32) -> CustomerBody {
 
 /// A customer drawn from the pool.
 pub fn random_customer<R: Rng + ?Sized>(rng: &mut R) -> CustomerBody {
-    customer(rng.gen_range(1..=CUSTOMER_POOL))
+    customer(rng.random_range(1..=CUSTOMER_POOL))
 }
 
 /// Parts ordered: mostly one, sometimes two or three.
 pub fn random_quantity<R: Rng + ?Sized>(rng: &mut R) -> u32 {
-    match rng.gen_range(0..10) {
+    match rng.random_range(0..10) {
         0..=5 => 1,
         6..=8 => 2,
         _ => 3,
@@ -46,7 +46,7 @@ pub fn random_quantity<R: Rng + ?Sized>(rng: &mut R) -> u32 {
 
 /// Delivery choice: mostly standard.
 pub fn random_shipping<R: Rng + ?Sized>(rng: &mut R) -> Shipping {
-    match rng.gen_range(0..20) {
+    match rng.random_range(0..20) {
         0..=11 => Shipping::Standard,
         12..=16 => Shipping::Express,
         _ => Shipping::Pickup,

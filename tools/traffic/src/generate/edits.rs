@@ -3,7 +3,7 @@
 
 use super::MATERIALS;
 use crate::shop::types::{EditOp, Parameters};
-use rand::seq::SliceRandom;
+use rand::seq::IndexedRandom;
 use rand::Rng;
 
 /// Colours offered to customers.
@@ -49,18 +49,18 @@ pub struct DesignPlan {
 /// A design journey: one to four edits, a fifth of them invalid, and now and then a part
 /// scaled beyond the printer.
 pub fn random_design_plan<R: Rng + ?Sized>(rng: &mut R) -> DesignPlan {
-    let count = rng.gen_range(1..=4);
+    let count = rng.random_range(1..=4);
     DesignPlan {
         edits: (0..count)
             .map(|_| {
-                if rng.gen_bool(0.2) {
+                if rng.random_bool(0.2) {
                     EditIntent::Invalid
                 } else {
                     EditIntent::Valid
                 }
             })
             .collect(),
-        oversize: rng.gen_bool(0.15),
+        oversize: rng.random_bool(0.15),
     }
 }
 
@@ -68,7 +68,7 @@ pub fn random_design_plan<R: Rng + ?Sized>(rng: &mut R) -> DesignPlan {
 /// saves.
 pub fn purchase_plan<R: Rng + ?Sized>(rng: &mut R) -> DesignPlan {
     DesignPlan {
-        edits: vec![EditIntent::Valid; rng.gen_range(0..=2)],
+        edits: vec![EditIntent::Valid; rng.random_range(0..=2)],
         oversize: false,
     }
 }
@@ -88,22 +88,22 @@ pub fn edit_for<R: Rng + ?Sized>(
 /// One or two ordinary changes. Sizes move by -20 %..+10 % of their current value, so a
 /// design that started printable stays printable.
 pub fn valid_edit<R: Rng + ?Sized>(rng: &mut R, current: &Parameters) -> Vec<EditOp> {
-    let count = if rng.gen_bool(0.25) { 2 } else { 1 };
+    let count = if rng.random_bool(0.25) { 2 } else { 1 };
     (0..count).map(|_| valid_op(rng, current)).collect()
 }
 
 fn valid_op<R: Rng + ?Sized>(rng: &mut R, current: &Parameters) -> EditOp {
     let dimensions = current.dimensions();
-    match rng.gen_range(0..5) {
+    match rng.random_range(0..5) {
         0 if !dimensions.is_empty() => {
             let (dimension, value) = *dimensions.choose(rng).unwrap_or(&dimensions[0]);
             EditOp::SetDimension {
                 dimension,
-                value: nudge(value, rng.gen_range(0.8..=1.1)),
+                value: nudge(value, rng.random_range(0.8..=1.1)),
             }
         }
         0 | 1 => EditOp::Scale {
-            factor: (rng.gen_range(0.8f64..=1.1) * 100.0).round() / 100.0,
+            factor: (rng.random_range(0.8f64..=1.1) * 100.0).round() / 100.0,
         },
         2 => EditOp::SetMaterial {
             material: MATERIALS.choose(rng).copied().unwrap_or("PLA"),
@@ -136,10 +136,10 @@ pub fn nudge(value: f64, factor: f64) -> f64 {
 /// A change no valid design can have.
 fn invalid_op<R: Rng + ?Sized>(rng: &mut R, current: &Parameters) -> EditOp {
     let dimensions = current.dimensions();
-    match rng.gen_range(0..4) {
+    match rng.random_range(0..4) {
         0 | 1 if !dimensions.is_empty() => {
             let (dimension, _) = *dimensions.choose(rng).unwrap_or(&dimensions[0]);
-            let value = if rng.gen_bool(0.7) {
+            let value = if rng.random_bool(0.7) {
                 ABSURD_DIMENSION_MM
             } else {
                 -10.0

@@ -1,8 +1,9 @@
 //! Catalog searches, and the checks a result page must pass.
 
 use super::MATERIALS;
+use crate::shop::search_query::{SearchQuery, Sort};
 use crate::shop::types::ProductPage;
-use rand::seq::SliceRandom;
+use rand::seq::IndexedRandom;
 use rand::Rng;
 
 /// Words a visitor of a 3D-printing shop types.
@@ -33,142 +34,44 @@ pub const VOCABULARY: [&str; 24] = [
     "bin",
 ];
 
-/// `sort` values of the catalog search.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sort {
-    /// Best match first (the default).
-    Relevance,
-    /// Cheapest first.
-    PriceAsc,
-    /// Dearest first.
-    PriceDesc,
-    /// Alphabetical.
-    Name,
-    /// Most recently added first.
-    Newest,
-}
-
-impl Sort {
-    /// Every sort order.
-    pub const ALL: [Sort; 5] = [
-        Sort::Relevance,
-        Sort::PriceAsc,
-        Sort::PriceDesc,
-        Sort::Name,
-        Sort::Newest,
-    ];
-
-    /// The query-string spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Sort::Relevance => "relevance",
-            Sort::PriceAsc => "price_asc",
-            Sort::PriceDesc => "price_desc",
-            Sort::Name => "name",
-            Sort::Newest => "newest",
-        }
-    }
-}
-
-/// One `GET /catalog/products` request; `None` leaves a parameter out.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SearchQuery {
-    /// Free-text words.
-    pub q: Option<String>,
-    /// Category filter, taken from `GET /catalog/categories`.
-    pub category: Option<String>,
-    /// Material filter.
-    pub material: Option<&'static str>,
-    /// Lowest price, inclusive.
-    pub min_price_cents: Option<i64>,
-    /// Highest price, inclusive.
-    pub max_price_cents: Option<i64>,
-    /// Sort order.
-    pub sort: Option<Sort>,
-    /// Page, from 1.
-    pub page: Option<u32>,
-    /// Page size.
-    pub per_page: Option<u32>,
-}
-
-impl SearchQuery {
-    /// The query-string pairs.
-    pub fn pairs(&self) -> Vec<(&'static str, String)> {
-        let mut pairs = Vec::new();
-        if let Some(q) = &self.q {
-            pairs.push(("q", q.clone()));
-        }
-        if let Some(category) = &self.category {
-            pairs.push(("category", category.clone()));
-        }
-        if let Some(material) = self.material {
-            pairs.push(("material", material.to_owned()));
-        }
-        if let Some(min) = self.min_price_cents {
-            pairs.push(("min_price_cents", min.to_string()));
-        }
-        if let Some(max) = self.max_price_cents {
-            pairs.push(("max_price_cents", max.to_string()));
-        }
-        if let Some(sort) = self.sort {
-            pairs.push(("sort", sort.as_str().to_owned()));
-        }
-        if let Some(page) = self.page {
-            pairs.push(("page", page.to_string()));
-        }
-        if let Some(per_page) = self.per_page {
-            pairs.push(("per_page", per_page.to_string()));
-        }
-        pairs
-    }
-
-    /// The same search, one page further.
-    pub fn next_page(&self) -> SearchQuery {
-        SearchQuery {
-            page: Some(self.page.unwrap_or(1) + 1),
-            ..self.clone()
-        }
-    }
-}
-
 /// A visitor's search: usually a word or two, sometimes narrowed by category, material or a
 /// price band, sometimes sorted. `categories` are the names Shop listed.
 pub fn random_search<R: Rng + ?Sized>(rng: &mut R, categories: &[String]) -> SearchQuery {
-    let q = rng.gen_bool(0.75).then(|| {
+    let q = rng.random_bool(0.75).then(|| {
         let first = VOCABULARY.choose(rng).copied().unwrap_or("hook");
-        if rng.gen_bool(0.2) {
+        if rng.random_bool(0.2) {
             let second = VOCABULARY.choose(rng).copied().unwrap_or("holder");
             format!("{first} {second}")
         } else {
             first.to_owned()
         }
     });
-    let category = if rng.gen_bool(0.35) {
+    let category = if rng.random_bool(0.35) {
         categories.choose(rng).cloned()
     } else {
         None
     };
     let material = rng
-        .gen_bool(0.2)
+        .random_bool(0.2)
         .then(|| MATERIALS.choose(rng).copied())
         .flatten();
-    let (min_price_cents, max_price_cents) = if rng.gen_bool(0.25) {
+    let (min_price_cents, max_price_cents) = if rng.random_bool(0.25) {
         let min = *[0i64, 500, 1000, 2000].choose(rng).unwrap_or(&0);
         let width = *[1000i64, 3000, 10_000].choose(rng).unwrap_or(&3000);
         // Half the price bands are open-ended at the bottom, as a "max price" slider is.
         (
-            (min > 0 || rng.gen_bool(0.5)).then_some(min),
+            (min > 0 || rng.random_bool(0.5)).then_some(min),
             Some(min + width),
         )
     } else {
         (None, None)
     };
     let sort = rng
-        .gen_bool(0.6)
+        .random_bool(0.6)
         .then(|| Sort::ALL.choose(rng).copied())
         .flatten();
     let per_page = rng
-        .gen_bool(0.3)
+        .random_bool(0.3)
         .then(|| [12u32, 24].choose(rng).copied())
         .flatten();
     SearchQuery {
@@ -187,7 +90,7 @@ pub fn random_search<R: Rng + ?Sized>(rng: &mut R, categories: &[String]) -> Sea
 /// empty page, not an error.
 pub fn empty_search<R: Rng + ?Sized>(rng: &mut R) -> SearchQuery {
     SearchQuery {
-        q: Some(format!("qzxv{}", rng.gen_range(1000..10_000))),
+        q: Some(format!("qzxv{}", rng.random_range(1000..10_000))),
         ..SearchQuery::default()
     }
 }

@@ -2,12 +2,13 @@
 //! finds nothing, a look at one product.
 
 use super::Context;
-use crate::generate::search::{self, check_page, PageProblem, SearchQuery};
+use crate::generate::search::{self, check_page, PageProblem};
 use crate::outcome::{Failure, FailureKind};
 use crate::shop::endpoint;
+use crate::shop::search_query::SearchQuery;
 use crate::shop::types::{Product, ProductId, ProductPage};
 use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
+use rand::seq::IndexedRandom;
 use rand::Rng;
 use std::time::Instant;
 
@@ -28,10 +29,10 @@ impl BrowsePlan {
     /// A visitor's random browse.
     pub fn random(rng: &mut StdRng) -> Self {
         BrowsePlan {
-            searches: rng.gen_range(1..=3),
-            page_two: rng.gen_bool(0.3),
-            empty_search: rng.gen_bool(0.15),
-            view_product: rng.gen_bool(0.4),
+            searches: rng.random_range(1..=3),
+            page_two: rng.random_bool(0.3),
+            empty_search: rng.random_bool(0.15),
+            view_product: rng.random_bool(0.4),
         }
     }
 }

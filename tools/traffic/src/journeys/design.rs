@@ -3,12 +3,13 @@
 use super::browse::{search_checked, view_product};
 use super::Context;
 use crate::generate::edits::{self, DesignPlan, EditIntent};
-use crate::generate::search::{SearchQuery, VOCABULARY};
+use crate::generate::search::VOCABULARY;
 use crate::outcome::{Failure, FailureKind};
+use crate::shop::search_query::SearchQuery;
 use crate::shop::types::{Design, EditOp, Product, SavedVersion};
 use crate::shop::{endpoint, Reply};
 use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
+use rand::seq::IndexedRandom;
 use uuid::Uuid;
 
 /// How a design journey ended, when it ended as intended.

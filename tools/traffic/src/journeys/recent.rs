@@ -55,7 +55,7 @@ impl RecentOrders {
         if orders.is_empty() {
             return None;
         }
-        Some(orders[rng.gen_range(0..orders.len())].id)
+        Some(orders[rng.random_range(0..orders.len())].id)
     }
 
     /// Records that a status request sent at `asked_at` was answered at `answered_at` with

@@ -40,7 +40,7 @@ pub(super) async fn check(ctx: &Context, rng: &mut StdRng, order_id: Uuid) -> Re
             )
         })?;
 
-    if rng.gen_bool(0.3) {
+    if rng.random_bool(0.3) {
         let order = ctx
             .shop
             .order(order_id)

@@ -1,11 +1,12 @@
 //! The Shop API client: one method per endpoint, every answer classified as accepted,
 //! rejected (4xx in the error shape) or a [`Failure`].
 
+pub mod search_query;
 pub mod types;
 
-use crate::generate::search::SearchQuery;
 use crate::outcome::{Failure, FailureKind, Rejection};
 use printflow_contracts::orders::StatusView;
+use search_query::SearchQuery;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::time::Duration;

@@ -1,0 +1,72 @@
+//! Every workspace member reads top-down: no two of its top-level modules import each other,
+//! directly or in a loop (issue 7). A new circle fails this test with the modules named.
+
+use printflow_layering::{cycles, module_graph};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Circles that exist today and are being untangled elsewhere, by member path. The test also
+/// fails when one of them is gone, so the list only shrinks: delete the entry then.
+const KNOWN: &[(&str, &[&str])] = &[
+    // Shop's `app` builds the router from `routes`, whose handlers take `app`'s state.
+    ("services/shop", &["app", "routes"]),
+    // MES's job transitions pick a printer; `printers` reads jobs.
+    ("services/mes", &["jobs", "printers"]),
+];
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("tools/layering sits two levels below the workspace root")
+        .to_path_buf()
+}
+
+/// The `members = [...]` entries of the root manifest.
+fn members(root: &Path) -> Vec<String> {
+    let manifest = fs::read_to_string(root.join("Cargo.toml")).expect("root Cargo.toml");
+    let start = manifest.find("members").expect("a members list");
+    let list = &manifest[start..];
+    let list = &list[list.find('[').expect("[") + 1..list.find(']').expect("]")];
+    list.split(',')
+        .map(|m| m.trim().trim_matches('"').to_owned())
+        .filter(|m| !m.is_empty())
+        .collect()
+}
+
+#[test]
+fn no_module_imports_a_module_that_imports_it_back() {
+    let root = workspace_root();
+    let members = members(&root);
+    assert!(members.len() > 5, "members read: {members:?}");
+    let mut problems = Vec::new();
+    for member in &members {
+        let src = root.join(member).join("src");
+        if !src.is_dir() {
+            continue;
+        }
+        let graph = module_graph(&src).unwrap_or_else(|e| panic!("{member}: {e}"));
+        let found = cycles(&graph);
+        let known: Vec<Vec<String>> = KNOWN
+            .iter()
+            .filter(|(path, _)| path == member)
+            .map(|(_, group)| group.iter().map(|m| (*m).to_owned()).collect())
+            .collect();
+        for group in &found {
+            if !known.contains(group) {
+                problems.push(format!(
+                    "{member}: modules {group:?} import each other; move what they share into a \
+                     module below them"
+                ));
+            }
+        }
+        for group in &known {
+            if !found.contains(group) {
+                problems.push(format!(
+                    "{member}: {group:?} no longer import each other; remove it from KNOWN"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
