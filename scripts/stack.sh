@@ -91,7 +91,7 @@ status() {
     daemon_status crm "http://127.0.0.1:$CRM_HTTP_PORT" || true
     daemon_status shop "http://127.0.0.1:$SHOP_HTTP_PORT" || true
     daemon_status mes "http://127.0.0.1:$MES_HTTP_PORT" || true
-    daemon_status traffic "${TRAFFIC_RATE:-2.0} journeys/s" || true
+    daemon_status traffic "demo traffic to Shop" || true
 }
 
 cmd=up detach=0
