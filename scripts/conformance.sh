@@ -35,11 +35,13 @@ if ! cmp -s "$requirements" "$venv/.requirements" 2>/dev/null; then
     cp -- "$requirements" "$venv/.requirements"
 fi
 
-log "building the service binaries"
-(cd "$ROOT" && cargo build --locked --bins -p printflow-shop -p printflow-crm -p printflow-mes)
+# The workspace build both README commands share (building only the three packages would
+# resolve other dependency features and compile tokio and all above it a second time).
+build_start
+build_wait
 
 rc=0
 DATA_DIR="$DATA_DIR" "$venv/bin/python" "$ROOT/tools/conformance/run.py" \
-    --bin-dir "$ROOT/target/debug" "$@" || rc=$?
+    --bin-dir "$BIN_DIR" "$@" || rc=$?
 log "conformance finished in $(elapsed_since "$started")"
 exit "$rc"

@@ -40,7 +40,10 @@ out="$LOG_DIR/cargo-test.log"
 mkdir -p -- "$LOG_DIR"
 rc=0
 cargo test --workspace --locked --no-fail-fast --lib --bins --tests "$@" 2>&1 | tee "$out" || rc=$?
+log "fuzzing each service's API against its OpenAPI document (scripts/conformance.sh)"
+conformance=passed
+bash "$ROOT/scripts/conformance.sh" 2>&1 | tee "$LOG_DIR/conformance.log" || { rc=1; conformance=failed; }
 count() { grep -Eo "^test result: .* [0-9]+ $1" "$out" | grep -Eo "[0-9]+ $1" | awk '{s+=$1} END {print s+0}'; }
 log "finished in $(elapsed_since "$started")"
-echo "tests: $(count passed) passed, $(count failed) failed"
+echo "tests: $(count passed) passed, $(count failed) failed; API conformance: $conformance"
 exit "$rc"
