@@ -222,7 +222,8 @@ mod tests {
 
     #[test]
     fn each_limit_names_its_field() {
-        let cases: [(fn(&mut PrintSpec), &str); 9] = [
+        type Spoil = fn(&mut PrintSpec);
+        let cases: [(Spoil, &str); 9] = [
             (|s| s.design_version = 0, "design_version"),
             (|s| s.model_sha256 = "a".repeat(63), "model_sha256"),
             (|s| s.model_sha256 = "g".repeat(64), "model_sha256"),
