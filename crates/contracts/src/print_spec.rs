@@ -138,9 +138,7 @@ impl PrintSpec {
     pub fn validate(mut self) -> Result<PrintSpec, PrintSpecError> {
         check_design_version(self.design_version)?;
         self.model_sha256 = self.model_sha256.trim().to_ascii_lowercase();
-        if self.model_sha256.len() != SHA256_HEX_CHARS
-            || !self.model_sha256.bytes().all(|b| b.is_ascii_hexdigit())
-        {
+        if !is_sha256_hex(&self.model_sha256) {
             return Err(PrintSpecError::new(
                 "model_sha256",
                 format!(
@@ -158,6 +156,11 @@ impl PrintSpec {
         check_quantity(self.quantity)?;
         Ok(self)
     }
+}
+
+/// Whether `text` is a SHA-256 digest in hexadecimal ([`SHA256_HEX_CHARS`] hex digits, any case).
+pub fn is_sha256_hex(text: &str) -> bool {
+    text.len() == SHA256_HEX_CHARS && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// `design_version` names a saved version: [`MIN_DESIGN_VERSION`] or more.

@@ -76,19 +76,13 @@ pub fn validate_order(mut req: CreateOrderRequest) -> Result<CreateOrderRequest,
         check_phone(phone)?;
     }
     req.spec = req.spec.validate()?;
-    positive("total_price_cents", req.total_price_cents)?;
-    Ok(req)
-}
-
-fn positive(field: &'static str, value: i64) -> Result<(), FieldError> {
-    if value > 0 {
-        Ok(())
-    } else {
-        Err(FieldError::new(
-            field,
-            format!("must be positive (got {value})"),
-        ))
+    if req.total_price_cents <= 0 {
+        return Err(FieldError::new(
+            "total_price_cents",
+            format!("must be positive (got {})", req.total_price_cents),
+        ));
     }
+    Ok(req)
 }
 
 /// A plausible address: `local@domain.tld`, no spaces, one `@`. Deliverability is not our call.
