@@ -141,9 +141,7 @@ impl PrintSpec {
         if !is_sha256_hex(&self.model_sha256) {
             return Err(PrintSpecError::new(
                 "model_sha256",
-                format!(
-                    "model_sha256 must be {SHA256_HEX_CHARS} hexadecimal characters (a SHA-256 digest)"
-                ),
+                format!("model_sha256 must be {SHA256_HEX_CHARS} hex digits (a SHA-256 digest)"),
             ));
         }
         check_positive("model_size_bytes", self.model_size_bytes)?;
@@ -170,9 +168,7 @@ pub fn check_design_version(version: i32) -> Result<(), PrintSpecError> {
     } else {
         Err(PrintSpecError::new(
             "design_version",
-            format!(
-                "design_version must be a saved version number ({MIN_DESIGN_VERSION} or more), got {version}"
-            ),
+            format!("design_version must be {MIN_DESIGN_VERSION} or more, got {version}"),
         ))
     }
 }

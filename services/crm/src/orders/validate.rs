@@ -1,8 +1,8 @@
 //! Checks on `POST /orders` bodies. Pure functions, so every rule is unit-tested without a
 //! database; the first failing rule names its field. The print spec (design version, model
 //! checksum and size, print time, material, quantity) is checked by the one
-//! [`PrintSpec::validate`](printflow_contracts::PrintSpec::validate) every party uses; the customer and the
-//! price are CRM's own rules.
+//! [`PrintSpec::validate`](printflow_contracts::PrintSpec::validate) every party uses; the
+//! customer and the price are CRM's own rules.
 
 use printflow_contracts::orders::CreateOrderRequest;
 use printflow_contracts::PrintSpecError;
@@ -48,7 +48,8 @@ pub const MAX_EMAIL_CHARS: usize = 254;
 pub const MAX_PHONE_CHARS: usize = 32;
 
 /// Validates `req` and returns it normalised: names, e-mail and phone trimmed, an empty phone
-/// dropped, the print spec normalised by [`PrintSpec::validate`](printflow_contracts::PrintSpec::validate).
+/// dropped, the print spec normalised by its
+/// [`validate`](printflow_contracts::PrintSpec::validate).
 pub fn validate_order(mut req: CreateOrderRequest) -> Result<CreateOrderRequest, FieldError> {
     req.customer.name = req.customer.name.trim().to_owned();
     let name_chars = req.customer.name.chars().count();

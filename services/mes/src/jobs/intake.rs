@@ -36,8 +36,9 @@ pub enum Intake {
 }
 
 impl OrderIntake {
-    /// Creates the job for `order` (whose print spec has passed [`PrintSpec::validate`](printflow_contracts::PrintSpec::validate), so it
-    /// is normalised) and its `ACCEPTED` event in one transaction.
+    /// Creates the job for `order` and its `ACCEPTED` event in one transaction. The print spec
+    /// must have passed [`validate`](printflow_contracts::PrintSpec::validate) (so it is
+    /// normalised, as the jobs table's checks expect), as [`Handler::handle`] does.
     ///
     /// The row is inserted as `NEW` with sequence 0 and immediately moved to `ACCEPTED` by
     /// [`transition`], so even the first event comes from the one transition function; no other

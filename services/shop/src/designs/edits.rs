@@ -4,8 +4,9 @@
 //! draft. If any operation is rejected nothing is applied, and the answer names the first
 //! rejected operation (`operations[1].value`). Each operation is read by serde: its `op` tag
 //! ([`OpName`]) first, then the fields of that operation, so a missing or mistyped field is named
-//! by its path; the values are checked after that ([`parse_op`]). Every operation of every request is written to `design_edits`,
-//! accepted or not: that log is the trail of the customer's work on the 3D schema.
+//! by its path; the values are checked after that ([`parse_op`]). Every operation of every
+//! request is written to `design_edits` as sent, accepted or not: that log is the trail of the
+//! customer's work on the 3D schema.
 //!
 //! The same trail is in the trace: each request is one `design.edit` span ([`edit_request`])
 //! with `design.id`, `product.id`, `design.revision` (after the request),
