@@ -4,6 +4,7 @@
 //! as the AMQP `message-id` property) and a `type` equal to its routing key, around the event data.
 //! A consumer that meets a version it does not know dead-letters the message instead of guessing.
 
+use crate::print_spec::PrintSpec;
 use crate::status::{FailureReason, OrderStatus};
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
@@ -131,20 +132,10 @@ pub struct OrderCreated {
     pub order_id: Uuid,
     /// The CRM customer; never personal data, only the id.
     pub customer_id: Uuid,
-    /// The Shop design the order prints.
-    pub design_id: Uuid,
-    /// The immutable saved version of that design.
-    pub design_version: i32,
-    /// SHA-256 (hex) of the saved model file; MES verifies the file it fetches against it.
-    pub model_sha256: String,
-    /// Size of the model file in bytes.
-    pub model_size_bytes: i64,
-    /// Shop's estimate of one part's print time.
-    pub estimated_print_seconds: i64,
-    /// Material code, e.g. `PLA`.
-    pub material: String,
-    /// Number of parts.
-    pub quantity: i32,
+    /// What to print (flattened: its fields sit at the top level of `data`); MES checks it
+    /// with [`PrintSpec::validate`] before creating a job.
+    #[serde(flatten)]
+    pub spec: PrintSpec,
     /// Delivery choice.
     pub shipping: Shipping,
 }
@@ -209,6 +200,29 @@ mod tests {
         json["data"] = serde_json::json!({"something": "else"});
         let err = decode::<OrderStatusChanged>(json.to_string().as_bytes()).unwrap_err();
         assert_eq!(err, DecodeError::UnsupportedVersion(7));
+    }
+
+    #[test]
+    fn order_created_keeps_its_flat_wire_shape() {
+        let body = serde_json::json!({
+            "schema_version": 1,
+            "message_id": Uuid::nil(),
+            "type": ORDER_CREATED,
+            "occurred_at": "2026-01-01T00:00:00Z",
+            "data": {
+                "order_id": Uuid::nil(), "customer_id": Uuid::nil(), "design_id": Uuid::nil(),
+                "design_version": 3, "model_sha256": "ab".repeat(32), "model_size_bytes": 684,
+                "estimated_print_seconds": 3600, "material": "PLA", "quantity": 2,
+                "shipping": "express"
+            }
+        });
+        let env = decode::<OrderCreated>(body.to_string().as_bytes()).unwrap();
+        assert_eq!(
+            (env.data.spec.design_version, env.data.spec.quantity),
+            (3, 2)
+        );
+        assert_eq!(env.data.shipping, Shipping::Express);
+        assert_eq!(env.to_json(), body);
     }
 
     #[test]

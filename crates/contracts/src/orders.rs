@@ -1,6 +1,7 @@
 //! The Shop -> CRM order API contract (`POST /orders`, `GET /orders/{id}` on CRM).
 
 use crate::messages::Shipping;
+use crate::print_spec::PrintSpec;
 use crate::status::OrderStatus;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -28,20 +29,10 @@ pub struct CreateOrderRequest {
     pub order_id: Uuid,
     /// The ordering customer.
     pub customer: CustomerInput,
-    /// Shop design id.
-    pub design_id: Uuid,
-    /// Saved (immutable) design version.
-    pub design_version: i32,
-    /// SHA-256 hex of the saved model file.
-    pub model_sha256: String,
-    /// Size of the model file in bytes.
-    pub model_size_bytes: i64,
-    /// Estimated print time of one part, seconds.
-    pub estimated_print_seconds: i64,
-    /// Material code.
-    pub material: String,
-    /// Parts to print, 1..=100.
-    pub quantity: i32,
+    /// What to print: design version, model checksum and size, print time, material,
+    /// quantity (flattened: its fields sit at the top level of the JSON body).
+    #[serde(flatten)]
+    pub spec: PrintSpec,
     /// Delivery choice.
     pub shipping: Shipping,
     /// Price of the whole order in cents.

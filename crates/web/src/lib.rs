@@ -10,6 +10,8 @@
 //!   signal; `printflow-runtime` serves it with the health routes and background tasks.
 //! - [`metrics`] is the HTTP side of the metrics: the `/metrics` handler and the histogram
 //!   middleware (the registry itself is `printflow_metrics::Metrics`, one per application).
+//! - [`typed`] parses a JSON body or a query string into a typed request, naming the field at
+//!   fault (`operations[1].value`) when a value has the wrong type or is missing.
 //! - [`config`] reads settings through a trait, so tests pass a map and never touch process env
 //!   (re-exported from `printflow-config`).
 //! - [`client`] builds outgoing HTTP clients that always have timeouts.
@@ -21,6 +23,7 @@ pub mod extract;
 pub mod logging;
 pub mod metrics;
 pub mod server;
+pub mod typed;
 
 pub use error::ApiError;
 pub use extract::{Json, Path, Query};

@@ -250,6 +250,9 @@ async fn bad_requests_get_json_errors() {
             "design_version",
             Box::new(|v| v["design_version"] = json!(0)),
         ),
+        // Only the material codes of the shared list are printable.
+        ("material", Box::new(|v| v["material"] = json!("wood"))),
+        ("quantity", Box::new(|v| v["quantity"] = json!(101))),
     ];
     for (field, break_it) in cases {
         let mut body = serde_json::to_value(order_request()).unwrap();

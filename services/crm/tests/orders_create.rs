@@ -28,11 +28,11 @@ async fn creating_an_order_records_it_and_publishes_order_created_once() {
     assert_eq!(order.status_version, 1);
     assert_eq!(
         (order.design_id, order.design_version),
-        (req.design_id, req.design_version)
+        (req.spec.design_id, req.spec.design_version)
     );
     assert_eq!(
         (order.quantity, order.shipping),
-        (req.quantity, req.shipping)
+        (req.spec.quantity, req.shipping)
     );
     assert_eq!(order.total_price_cents, req.total_price_cents);
     assert_eq!(order.failure_reason, None);
@@ -60,17 +60,7 @@ async fn creating_an_order_records_it_and_publishes_order_created_once() {
     let data = &event.data;
     assert_eq!(data.order_id, req.order_id);
     assert_eq!(data.customer_id, order.customer_id);
-    assert_eq!(
-        (data.design_id, data.design_version),
-        (req.design_id, req.design_version)
-    );
-    assert_eq!(data.model_sha256, req.model_sha256);
-    assert_eq!(data.model_size_bytes, req.model_size_bytes);
-    assert_eq!(data.estimated_print_seconds, req.estimated_print_seconds);
-    assert_eq!(
-        (data.material.as_str(), data.quantity),
-        (req.material.as_str(), req.quantity)
-    );
+    assert_eq!(data.spec, req.spec);
     assert_eq!(data.shipping, req.shipping);
     assert!(
         !payload.contains(&req.customer.email),
@@ -108,17 +98,17 @@ async fn creating_an_order_records_it_and_publishes_order_created_once() {
 
     // The same id with other content is a conflict, not a silent overwrite.
     let mut other = req.clone();
-    other.quantity += 1;
+    other.spec.quantity += 1;
     let resp = t.post_order(&other).await;
     assert_eq!(resp.status(), StatusCode::CONFLICT);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["code"], "order_id_conflict");
     let mut other = req.clone();
-    other.design_version += 1;
+    other.spec.design_version += 1;
     assert_eq!(t.post_order(&other).await.status(), StatusCode::CONFLICT);
     assert_eq!(t.outbox_rows().await.len(), 1);
     let (_, body) = t.get(&format!("/orders/{}", req.order_id)).await;
-    assert_eq!(body["quantity"], req.quantity);
+    assert_eq!(body["quantity"], req.spec.quantity);
 }
 
 #[tokio::test]

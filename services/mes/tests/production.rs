@@ -107,7 +107,7 @@ async fn poison_messages_are_dead_lettered_with_a_reason_and_consumption_goes_on
     let mut future_version = order_for(design, 1, &model, 60).to_json();
     future_version["schema_version"] = 99.into();
     let mut zero_quantity = order_for(design, 1, &model, 60);
-    zero_quantity.data.quantity = 0;
+    zero_quantity.data.spec.quantity = 0;
     app.publish_body(Uuid::now_v7(), not_json).await;
     app.publish_body(Uuid::now_v7(), future_version.to_string().into_bytes())
         .await;

@@ -199,6 +199,19 @@ async fn edits_apply_and_a_rejected_request_changes_nothing_but_is_logged() {
     );
     let bad_op = app.edit(&id, json!([{"op": "paint"}])).await;
     assert_error(&bad_op, 422, "edit_rejected", Some("operations[0].op"));
+    // Mistyped and missing fields are named by their path, after the op they belong to.
+    let mistyped = app
+        .edit(
+            &id,
+            json!([
+                {"op": "scale", "factor": 1},
+                {"op": "set_dimension", "dimension": "width_mm", "value": "wide"}
+            ]),
+        )
+        .await;
+    assert_error(&mistyped, 422, "edit_rejected", Some("operations[1].value"));
+    let missing = app.edit(&id, json!([{"op": "set_colour"}])).await;
+    assert_error(&missing, 422, "edit_rejected", Some("operations[0].colour"));
 
     let (_, after) = app.get(&format!("/designs/{id}")).await;
     assert_eq!(
@@ -207,11 +220,11 @@ async fn edits_apply_and_a_rejected_request_changes_nothing_but_is_logged() {
     );
     assert_eq!(after["revision"], 2);
 
-    // Every operation is in the log: 5 accepted, then 3 + 1 + 1 not applied.
+    // Every operation is in the log: 5 accepted, then 3 + 1 + 1 + 2 + 1 not applied.
     let (status, log) = app.get(&format!("/designs/{id}/edits")).await;
     assert_eq!(status, 200);
     let log = log.as_array().unwrap();
-    assert_eq!(log.len(), 10);
+    assert_eq!(log.len(), 13);
     assert!(log[..5]
         .iter()
         .all(|e| e["accepted"] == true && e["revision"] == 2));
@@ -230,7 +243,7 @@ async fn edits_apply_and_a_rejected_request_changes_nothing_but_is_logged() {
     .fetch_one(&app.db.pool)
     .await
     .unwrap();
-    assert_eq!(rejected_rows, 5);
+    assert_eq!(rejected_rows, 8);
 
     let empty = app.edit(&id, json!([])).await;
     assert_error(&empty, 422, "validation_failed", Some("operations"));

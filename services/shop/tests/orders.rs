@@ -54,9 +54,9 @@ async fn stub_create(State(stub): State<Stub>, Json(body): Json<Value>) -> Respo
             let view = OrderView {
                 order_id: req.order_id,
                 customer_id: Uuid::new_v4(),
-                design_id: req.design_id,
-                design_version: req.design_version,
-                quantity: req.quantity,
+                design_id: req.spec.design_id,
+                design_version: req.spec.design_version,
+                quantity: req.spec.quantity,
                 shipping: req.shipping,
                 total_price_cents: req.total_price_cents,
                 status: OrderStatus::New,
@@ -357,7 +357,11 @@ async fn bad_order_bodies_are_4xx_naming_the_field() {
         ("shipping", json!("teleport"), "shipping"),
         ("design_id", json!("not-a-uuid"), "design_id"),
         ("design_version", json!(-1), "design_version"),
+        ("design_version", json!(1.5), "design_version"),
+        ("design_version", json!(4_294_967_296_i64), "design_version"),
+        ("quantity", json!(null), "quantity"),
         ("customer", json!(null), "customer"),
+        ("customer", json!(["Ada"]), "customer"),
     ];
     for (key, value, field) in cases {
         let mut body = good.clone();
@@ -374,7 +378,9 @@ async fn bad_order_bodies_are_4xx_naming_the_field() {
         ("name", json!("n".repeat(201))),
         ("email", json!("not-an-email")),
         ("email", json!(null)),
+        ("email", json!(42)),
         ("phone", json!("call me maybe")),
+        ("phone", json!(12345)),
     ] {
         let mut body = good.clone();
         body["customer"][key] = value;
@@ -386,6 +392,11 @@ async fn bad_order_bodies_are_4xx_naming_the_field() {
             Some(&field),
         );
     }
+    let mut missing = good.clone();
+    missing.as_object_mut().unwrap().remove("shipping");
+    let got = app.post("/orders", &missing).await;
+    assert_error(&got, 422, "validation_failed", Some("shipping"));
+    assert_eq!(got.1["message"], "shipping is required");
     assert_error(
         &app.post("/orders", &json!([1, 2])).await,
         422,

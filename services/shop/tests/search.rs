@@ -240,6 +240,39 @@ async fn an_empty_result_is_a_200_with_total_zero() {
     let (status, page) = app.get("/catalog/products?q=the+and").await;
     assert_eq!(status, 200);
     assert_eq!(page["total"], 0);
+    // A minimum above the maximum is an empty price range, not a mistake.
+    let (status, page) = app
+        .get("/catalog/products?min_price_cents=500&max_price_cents=100")
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(
+        (page["total"].as_i64(), page["total_pages"].as_i64()),
+        (Some(0), Some(0))
+    );
+    assert!(items(&page).is_empty());
+}
+
+#[tokio::test]
+async fn the_documented_maxima_answer_and_never_overflow() {
+    let app = spawn_app().await;
+    // The last page allowed at the largest page size: far past the catalog, an empty page.
+    let (status, page) = app.get("/catalog/products?page=10000&per_page=100").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(
+        (page["page"].as_i64(), page["per_page"].as_i64()),
+        (Some(10_000), Some(100))
+    );
+    assert!(page["total"].as_i64().unwrap() > 0);
+    assert!(items(&page).is_empty());
+    // The largest prices there are.
+    let max = i64::MAX;
+    let (status, page) = app
+        .get(&format!(
+            "/catalog/products?min_price_cents={max}&max_price_cents={max}"
+        ))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["total"], 0);
 }
 
 #[tokio::test]
@@ -260,8 +293,18 @@ async fn bad_parameters_are_4xx_naming_the_parameter() {
             "category",
         ),
         ("material=wood".into(), 422, "validation_failed", "material"),
+        // Above the documented maximum, or beyond any integer: 400 naming `page`.
+        ("page=10001".into(), 400, "invalid_query", "page"),
+        ("page=99999999999".into(), 400, "invalid_query", "page"),
         (
-            "min_price_cents=500&max_price_cents=100".into(),
+            "page=999999999999999999999999".into(),
+            400,
+            "invalid_query",
+            "page",
+        ),
+        ("page=1&page=2".into(), 400, "invalid_query", "page"),
+        (
+            "min_price_cents=-1".into(),
             422,
             "validation_failed",
             "min_price_cents",

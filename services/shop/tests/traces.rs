@@ -648,9 +648,9 @@ async fn crm_create(
     let view = OrderView {
         order_id: req.order_id,
         customer_id: Uuid::new_v4(),
-        design_id: req.design_id,
-        design_version: req.design_version,
-        quantity: req.quantity,
+        design_id: req.spec.design_id,
+        design_version: req.spec.design_version,
+        quantity: req.spec.quantity,
         shipping: req.shipping,
         total_price_cents: req.total_price_cents,
         status: OrderStatus::New,

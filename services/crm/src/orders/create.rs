@@ -34,9 +34,9 @@ pub enum Created {
     skip_all,
     fields(
         order.id = %req.order_id,
-        design.id = %req.design_id,
-        design.version = req.design_version,
-        order.quantity = req.quantity,
+        design.id = %req.spec.design_id,
+        design.version = req.spec.design_version,
+        order.quantity = req.spec.quantity,
         customer.id = Empty,
         order.created = Empty,
         error.type = Empty,
@@ -85,13 +85,13 @@ async fn record_order(
     ))
     .bind(req.order_id)
     .bind(customer_id)
-    .bind(req.design_id)
-    .bind(req.design_version)
-    .bind(&req.model_sha256)
-    .bind(req.model_size_bytes)
-    .bind(req.estimated_print_seconds)
-    .bind(&req.material)
-    .bind(req.quantity)
+    .bind(req.spec.design_id)
+    .bind(req.spec.design_version)
+    .bind(&req.spec.model_sha256)
+    .bind(req.spec.model_size_bytes)
+    .bind(req.spec.estimated_print_seconds)
+    .bind(&req.spec.material)
+    .bind(req.spec.quantity)
     .bind(req.shipping.as_str())
     .bind(req.total_price_cents)
     .bind(OrderStatus::New.as_str())
@@ -120,13 +120,7 @@ async fn record_order(
     let event = Envelope::new(OrderCreated {
         order_id: req.order_id,
         customer_id,
-        design_id: req.design_id,
-        design_version: req.design_version,
-        model_sha256: req.model_sha256.clone(),
-        model_size_bytes: req.model_size_bytes,
-        estimated_print_seconds: req.estimated_print_seconds,
-        material: req.material.clone(),
-        quantity: req.quantity,
+        spec: req.spec.clone(),
         shipping: req.shipping,
     });
     outbox::enqueue(&mut tx, &event).await?;
@@ -167,11 +161,11 @@ async fn existing_order(db: &Db, req: &CreateOrderRequest) -> Result<Created, Or
     tx.commit().await?;
     // The insert conflicted, so the row exists unless it was deleted in between (we never do).
     let row = row.ok_or(OrderError::NotFound(req.order_id))?;
-    let differs = if row.design_id != req.design_id {
+    let differs = if row.design_id != req.spec.design_id {
         Some("design_id")
-    } else if row.design_version != req.design_version {
+    } else if row.design_version != req.spec.design_version {
         Some("design_version")
-    } else if row.quantity != req.quantity {
+    } else if row.quantity != req.spec.quantity {
         Some("quantity")
     } else {
         None

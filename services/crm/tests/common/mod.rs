@@ -6,6 +6,7 @@ use chrono::Utc;
 use futures::future::BoxFuture;
 use printflow_contracts::messages::{Envelope, Shipping, EVENTS_EXCHANGE, ORDER_STATUS_CHANGED};
 use printflow_contracts::orders::{CreateOrderRequest, CustomerInput, OrderView, StatusView};
+use printflow_contracts::PrintSpec;
 use printflow_contracts::{OrderStatus, OrderStatusChanged};
 use printflow_crm::orders::read::EventsView;
 use printflow_crm::{Application, Config};
@@ -211,13 +212,15 @@ pub fn order_request() -> CreateOrderRequest {
             email: format!("customer-{}@example.org", &n[..12]),
             phone: Some("+49 30 1234567".into()),
         },
-        design_id: Uuid::now_v7(),
-        design_version: 3,
-        model_sha256: format!("{:0>64}", n),
-        model_size_bytes: 123_456,
-        estimated_print_seconds: 5_400,
-        material: "PETG".into(),
-        quantity: 2,
+        spec: PrintSpec {
+            design_id: Uuid::now_v7(),
+            design_version: 3,
+            model_sha256: format!("{:0>64}", n),
+            model_size_bytes: 123_456,
+            estimated_print_seconds: 5_400,
+            material: "PETG".into(),
+            quantity: 2,
+        },
         shipping: Shipping::Express,
         total_price_cents: 4_990,
     }

@@ -35,38 +35,10 @@ pub enum Intake {
     Duplicate,
 }
 
-/// Why an `order.created` cannot become a job, ever.
-pub fn validate(order: &OrderCreated) -> Result<(), String> {
-    if order.quantity < 1 {
-        return Err(format!(
-            "quantity must be at least 1, got {}",
-            order.quantity
-        ));
-    }
-    let sha = &order.model_sha256;
-    if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err("model_sha256 must be 64 hexadecimal characters".to_owned());
-    }
-    if order.design_version < 1 {
-        return Err(format!(
-            "design_version must be at least 1, got {}",
-            order.design_version
-        ));
-    }
-    if order.estimated_print_seconds < 0 {
-        return Err("estimated_print_seconds must not be negative".to_owned());
-    }
-    if order.model_size_bytes < 0 {
-        return Err("model_size_bytes must not be negative".to_owned());
-    }
-    if order.material.trim().is_empty() {
-        return Err("material must not be empty".to_owned());
-    }
-    Ok(())
-}
-
 impl OrderIntake {
-    /// Creates the job for `order` and its `ACCEPTED` event in one transaction.
+    /// Creates the job for `order` and its `ACCEPTED` event in one transaction. The print spec
+    /// must have passed [`validate`](printflow_contracts::PrintSpec::validate) (so it is
+    /// normalised, as the jobs table's checks expect), as [`Handler::handle`] does.
     ///
     /// The row is inserted as `NEW` with sequence 0 and immediately moved to `ACCEPTED` by
     /// [`transition`], so even the first event comes from the one transition function; no other
@@ -80,8 +52,8 @@ impl OrderIntake {
         fields(
             otel.name = "job intake",
             order.id = %order.order_id,
-            design.id = %order.design_id,
-            design.version = order.design_version,
+            design.id = %order.spec.design_id,
+            design.version = order.spec.design_version,
             job.id = Empty,
             printer.id = Empty,
             mes.job.duplicate = Empty,
@@ -109,13 +81,13 @@ impl OrderIntake {
         )
         .bind(Uuid::now_v7())
         .bind(order.order_id)
-        .bind(order.design_id)
-        .bind(order.design_version)
-        .bind(order.model_sha256.to_ascii_lowercase())
-        .bind(order.model_size_bytes)
-        .bind(order.estimated_print_seconds)
-        .bind(order.material.trim())
-        .bind(order.quantity)
+        .bind(order.spec.design_id)
+        .bind(order.spec.design_version)
+        .bind(&order.spec.model_sha256)
+        .bind(order.spec.model_size_bytes)
+        .bind(order.spec.estimated_print_seconds)
+        .bind(&order.spec.material)
+        .bind(order.spec.quantity)
         .bind(order.shipping.as_str())
         .bind(trace_context::to_column(&trace_context::capture()))
         .fetch_optional(&mut *tx)
@@ -157,105 +129,19 @@ impl OrderIntake {
 #[async_trait::async_trait]
 impl Handler for OrderIntake {
     async fn handle(&self, msg: &IncomingMessage) -> Result<(), HandleError> {
-        let envelope =
-            decode::<OrderCreated>(&msg.body).map_err(|e| HandleError::Poison(e.to_string()))?;
-        validate(&envelope.data)
-            .map_err(|reason| HandleError::Poison(format!("invalid order.created: {reason}")))?;
-        match self.accept(&envelope.data).await {
+        let mut order = decode::<OrderCreated>(&msg.body)
+            .map_err(|e| HandleError::Poison(e.to_string()))?
+            .data;
+        // Content no retry can fix: dead-letter it, naming the field.
+        order.spec = order
+            .spec
+            .validate()
+            .map_err(|e| HandleError::Poison(format!("invalid order.created: {e}")))?;
+        match self.accept(&order).await {
             Ok(_) => Ok(()),
             // Cannot happen for a fresh NEW row; if it does, retrying will not fix it.
             Err(e @ TransitionError::Illegal { .. }) => Err(HandleError::Poison(e.to_string())),
             Err(e) => Err(HandleError::Transient(e.to_string())),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use printflow_contracts::messages::Shipping;
-
-    fn order() -> OrderCreated {
-        OrderCreated {
-            order_id: Uuid::now_v7(),
-            customer_id: Uuid::now_v7(),
-            design_id: Uuid::now_v7(),
-            design_version: 1,
-            model_sha256: "ab".repeat(32),
-            model_size_bytes: 684,
-            estimated_print_seconds: 3_600,
-            material: "PLA".into(),
-            quantity: 2,
-            shipping: Shipping::Standard,
-        }
-    }
-
-    #[test]
-    fn valid_order_passes() {
-        assert_eq!(validate(&order()), Ok(()));
-        let upper = OrderCreated {
-            model_sha256: "AB".repeat(32),
-            ..order()
-        };
-        assert_eq!(validate(&upper), Ok(()));
-    }
-
-    #[test]
-    fn impossible_content_is_refused_with_the_field_named() {
-        let cases = [
-            (
-                OrderCreated {
-                    quantity: 0,
-                    ..order()
-                },
-                "quantity",
-            ),
-            (
-                OrderCreated {
-                    model_sha256: "abc".into(),
-                    ..order()
-                },
-                "model_sha256",
-            ),
-            (
-                OrderCreated {
-                    model_sha256: "zz".repeat(32),
-                    ..order()
-                },
-                "model_sha256",
-            ),
-            (
-                OrderCreated {
-                    design_version: 0,
-                    ..order()
-                },
-                "design_version",
-            ),
-            (
-                OrderCreated {
-                    estimated_print_seconds: -1,
-                    ..order()
-                },
-                "estimated_print_seconds",
-            ),
-            (
-                OrderCreated {
-                    model_size_bytes: -1,
-                    ..order()
-                },
-                "model_size_bytes",
-            ),
-            (
-                OrderCreated {
-                    material: " ".into(),
-                    ..order()
-                },
-                "material",
-            ),
-        ];
-        for (bad, field) in cases {
-            let reason = validate(&bad).unwrap_err();
-            assert!(reason.contains(field), "{reason} should name {field}");
         }
     }
 }

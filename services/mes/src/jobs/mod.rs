@@ -9,7 +9,7 @@ pub mod verify;
 
 use crate::jobs::trace_context::TraceContext;
 use chrono::{DateTime, Utc};
-use printflow_contracts::OrderStatus;
+use printflow_contracts::{OrderStatus, PrintSpec};
 use serde::Serialize;
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, Row};
@@ -22,20 +22,10 @@ pub struct Job {
     pub id: Uuid,
     /// The order it produces (unique).
     pub order_id: Uuid,
-    /// Shop design.
-    pub design_id: Uuid,
-    /// Saved design version.
-    pub design_version: i32,
-    /// Expected SHA-256 (lower-case hex) of the model file.
-    pub model_sha256: String,
-    /// Expected model size in bytes.
-    pub model_size_bytes: i64,
-    /// Shop's estimate for one part, simulated seconds.
-    pub estimated_print_seconds: i64,
-    /// Material code.
-    pub material: String,
-    /// Parts to print.
-    pub quantity: i32,
+    /// What to print, as validated at intake (SHA-256 lower-case hex; the print time is in
+    /// simulated seconds). Flattened: the HTTP representation keeps its top-level fields.
+    #[serde(flatten)]
+    pub spec: PrintSpec,
     /// Delivery choice (`standard`, `express`, `pickup`).
     pub shipping: String,
     /// Current status.
@@ -86,13 +76,15 @@ impl<'r> FromRow<'r, PgRow> for Job {
         Ok(Job {
             id: row.try_get("id")?,
             order_id: row.try_get("order_id")?,
-            design_id: row.try_get("design_id")?,
-            design_version: row.try_get("design_version")?,
-            model_sha256: row.try_get("model_sha256")?,
-            model_size_bytes: row.try_get("model_size_bytes")?,
-            estimated_print_seconds: row.try_get("estimated_print_seconds")?,
-            material: row.try_get("material")?,
-            quantity: row.try_get("quantity")?,
+            spec: PrintSpec {
+                design_id: row.try_get("design_id")?,
+                design_version: row.try_get("design_version")?,
+                model_sha256: row.try_get("model_sha256")?,
+                model_size_bytes: row.try_get("model_size_bytes")?,
+                estimated_print_seconds: row.try_get("estimated_print_seconds")?,
+                material: row.try_get("material")?,
+                quantity: row.try_get("quantity")?,
+            },
             shipping: row.try_get("shipping")?,
             status: status_column(row, "status")?,
             sequence: row.try_get("sequence")?,
@@ -158,13 +150,15 @@ pub(crate) fn sample_job() -> Job {
     Job {
         id: Uuid::now_v7(),
         order_id: Uuid::now_v7(),
-        design_id: Uuid::now_v7(),
-        design_version: 1,
-        model_sha256: "0".repeat(64),
-        model_size_bytes: 134,
-        estimated_print_seconds: 10,
-        material: "PLA".into(),
-        quantity: 1,
+        spec: PrintSpec {
+            design_id: Uuid::now_v7(),
+            design_version: 1,
+            model_sha256: "0".repeat(64),
+            model_size_bytes: 134,
+            estimated_print_seconds: 10,
+            material: "PLA".into(),
+            quantity: 1,
+        },
         shipping: "standard".into(),
         status: OrderStatus::Accepted,
         sequence: 1,

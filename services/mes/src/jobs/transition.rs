@@ -127,7 +127,7 @@ async fn change(
     };
     let new_attempt = i32::from(requeue && from == OrderStatus::Failed);
     let phase_ends_at =
-        production.phase_ends_at(to, job.estimated_print_seconds, job.quantity, now);
+        production.phase_ends_at(to, job.spec.estimated_print_seconds, job.spec.quantity, now);
     let updated = sqlx::query_as::<_, Job>(
         "UPDATE jobs SET
              status = $2, sequence = sequence + 1,

@@ -46,12 +46,12 @@ pub fn judge(job: &Job, fetched: ModelFetch) -> Verdict {
     match fetched {
         ModelFetch::Rejected(why) => Verdict::Failed(FailureReason::BadModel, why),
         ModelFetch::Found(file) => {
-            if !file.sha256.eq_ignore_ascii_case(&job.model_sha256) {
+            if !file.sha256.eq_ignore_ascii_case(&job.spec.model_sha256) {
                 return Verdict::Failed(
                     FailureReason::ChecksumMismatch,
                     format!(
                         "model file sha256 mismatch: expected {}, got {} ({} bytes)",
-                        job.model_sha256, file.sha256, file.size
+                        job.spec.model_sha256, file.sha256, file.size
                     ),
                 );
             }
@@ -124,7 +124,7 @@ impl ModelVerifier {
     async fn check(&self, job: &Job) -> Verdict {
         match self
             .shop
-            .fetch_model(job.design_id, job.design_version)
+            .fetch_model(job.spec.design_id, job.spec.design_version)
             .await
         {
             Ok(fetched) => judge(job, fetched),
@@ -225,10 +225,9 @@ mod tests {
     use sha2::{Digest, Sha256};
 
     fn job(sha: &str) -> Job {
-        Job {
-            model_sha256: sha.to_owned(),
-            ..crate::jobs::sample_job()
-        }
+        let mut job = crate::jobs::sample_job();
+        job.spec.model_sha256 = sha.to_owned();
+        job
     }
 
     fn file(bytes: &[u8]) -> ModelFetch {

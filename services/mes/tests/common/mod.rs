@@ -13,7 +13,7 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable};
 use printflow_contracts::messages::{decode, Shipping, EVENTS_EXCHANGE};
-use printflow_contracts::{Envelope, OrderCreated, OrderStatus, OrderStatusChanged};
+use printflow_contracts::{Envelope, OrderCreated, OrderStatus, OrderStatusChanged, PrintSpec};
 use printflow_mes::{Application, Config};
 use printflow_messaging::{Broker, OutgoingMessage, Publisher};
 use printflow_test_support::{eventually, TestDatabase, TestVhost};
@@ -429,13 +429,15 @@ pub fn order_for(
     Envelope::new(OrderCreated {
         order_id: Uuid::now_v7(),
         customer_id: Uuid::now_v7(),
-        design_id,
-        design_version: version,
-        model_sha256: sha256_hex(model),
-        model_size_bytes: model.len() as i64,
-        estimated_print_seconds: print_seconds,
-        material: "PLA".to_owned(),
-        quantity: 1,
+        spec: PrintSpec {
+            design_id,
+            design_version: version,
+            model_sha256: sha256_hex(model),
+            model_size_bytes: model.len() as i64,
+            estimated_print_seconds: print_seconds,
+            material: "PLA".to_owned(),
+            quantity: 1,
+        },
         shipping: Shipping::Standard,
     })
 }

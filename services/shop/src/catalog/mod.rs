@@ -29,12 +29,12 @@ pub enum CatalogError {
         /// Why.
         message: String,
     },
-    /// A query parameter that does not parse at all (400).
-    #[error("{field}: {message}")]
+    /// A query parameter that does not parse at all, or is beyond its type's range (400).
+    #[error("{message}")]
     Malformed {
-        /// The parameter.
-        field: &'static str,
-        /// Why.
+        /// The parameter (`None` only if the query string as a whole is unreadable).
+        field: Option<String>,
+        /// Why, naming the parameter.
         message: String,
     },
     /// No product with that id.
@@ -97,7 +97,11 @@ impl From<CatalogError> for ApiError {
         match err {
             CatalogError::Invalid { field, message } => ApiError::validation(field, message),
             CatalogError::Malformed { field, message } => {
-                ApiError::bad_request("invalid_query", message).with_field(field)
+                let err = ApiError::bad_request("invalid_query", message);
+                match field {
+                    Some(field) => err.with_field(field),
+                    None => err,
+                }
             }
             CatalogError::NotFound(id) => ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -148,7 +152,7 @@ mod tests {
             message: "page must be at least 1".into(),
         };
         let malformed = CatalogError::Malformed {
-            field: "page",
+            field: Some("page".into()),
             message: "page must be a whole number".into(),
         };
         assert_eq!(invalid.error_type(), None);

@@ -1,5 +1,12 @@
 //! `GET /catalog/products`: full-text search with filters, sort orders and stable paging.
 //!
+//! The query string is read into [`SearchParams`] by serde (a number that does not parse names
+//! its parameter: 400 `invalid_query`), then [`SearchParams::validate`] checks the values
+//! (422 `validation_failed`, except a `page` above [`MAX_PAGE`], which is 400 like any number out
+//! of its type's range). A `min_price_cents` above `max_price_cents` is an empty price range,
+//! not an error: it answers an empty page. Paging arithmetic cannot overflow: `page` and
+//! `per_page` are bounded before the offset is computed.
+//!
 //! Text goes through `websearch_to_tsquery`, which accepts any user input (quotes, `-`, `or`)
 //! without raising syntax errors, and matches the GIN-indexed `search` column. Every sort order
 //! ends with `id`, so rows with equal keys keep one order and pages never repeat or skip rows.
@@ -20,6 +27,7 @@ use super::product::{Product, CATEGORIES, PRODUCT_COLUMNS};
 use super::{traced, with_statement_timeout, CatalogError};
 use crate::metrics::{SearchOutcome, ShopMetrics};
 use crate::model::material::Material;
+use printflow_web::typed;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use std::time::{Duration, Instant};
@@ -31,10 +39,15 @@ pub const MAX_QUERY_CHARS: usize = 200;
 pub const MAX_PER_PAGE: u32 = 100;
 /// `per_page` when none is given.
 pub const DEFAULT_PER_PAGE: u32 = 20;
+/// Largest accepted `page`: with [`MAX_PER_PAGE`] the offset stays at most 999,900, far below
+/// any integer limit, and far beyond the catalog's last page.
+pub const MAX_PAGE: u32 = 10_000;
 
-/// The raw query string: every value as text, so a bad one is reported with its name.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct RawSearchParams {
+/// The query string as sent. Numbers are typed, so one that does not parse (or does not fit)
+/// is reported with its name; names (`category`, `material`, `sort`) stay text so the error can
+/// list the allowed values. An empty value counts as absent. Unknown parameters are ignored.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct SearchParams {
     /// Free text.
     pub q: Option<String>,
     /// Category filter.
@@ -42,15 +55,36 @@ pub struct RawSearchParams {
     /// Material filter.
     pub material: Option<String>,
     /// Lowest base price, cents (inclusive).
-    pub min_price_cents: Option<String>,
+    #[serde(default, deserialize_with = "whole_number")]
+    pub min_price_cents: Option<i64>,
     /// Highest base price, cents (inclusive).
-    pub max_price_cents: Option<String>,
+    #[serde(default, deserialize_with = "whole_number")]
+    pub max_price_cents: Option<i64>,
     /// Sort order.
     pub sort: Option<String>,
     /// 1-based page number.
-    pub page: Option<String>,
+    #[serde(default, deserialize_with = "whole_number")]
+    pub page: Option<u64>,
     /// Page size.
-    pub per_page: Option<String>,
+    #[serde(default, deserialize_with = "whole_number")]
+    pub per_page: Option<u64>,
+}
+
+/// A query-string number: trimmed, empty as absent, otherwise it must parse as `T`.
+fn whole_number<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+{
+    let Some(raw) = Option::<String>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    match raw.trim() {
+        "" => Ok(None),
+        v => v.parse().map(Some).map_err(|_| {
+            serde::de::Error::custom(format!("must be a whole number in range, got `{v}`"))
+        }),
+    }
 }
 
 /// Sort orders.
@@ -115,9 +149,9 @@ pub struct SearchQuery {
     pub max_price_cents: Option<i64>,
     /// Sort order.
     pub sort: Sort,
-    /// 1-based page.
+    /// 1-based page, at most [`MAX_PAGE`].
     pub page: u32,
-    /// Page size, 1..=100.
+    /// Page size, 1..=[`MAX_PER_PAGE`].
     pub per_page: u32,
 }
 
@@ -128,24 +162,19 @@ fn invalid(field: &'static str, message: impl Into<String>) -> CatalogError {
     }
 }
 
-fn parse_number<T: std::str::FromStr>(
-    field: &'static str,
-    raw: &Option<String>,
-) -> Result<Option<T>, CatalogError> {
-    match raw.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(v) => v.parse().map(Some).map_err(|_| CatalogError::Malformed {
-            field,
-            message: format!("{field} must be a whole number, got `{v}`"),
-        }),
+impl SearchParams {
+    /// Reads a raw query string (`q=lamp&page=2`); a value of the wrong type names its parameter.
+    pub fn from_query(raw: &str) -> Result<SearchParams, CatalogError> {
+        typed::from_query(raw).map_err(|e| CatalogError::Malformed {
+            field: e.field,
+            message: e.message,
+        })
     }
-}
 
-impl SearchQuery {
-    /// Validates the raw parameters; the error names the parameter at fault.
-    pub fn parse(raw: &RawSearchParams) -> Result<SearchQuery, CatalogError> {
+    /// Checks the values; the error names the parameter at fault.
+    pub fn validate(&self) -> Result<SearchQuery, CatalogError> {
         // U+0000 is a space to us: PostgreSQL refuses it in any text parameter (a 500 otherwise).
-        let text = raw
+        let text = self
             .q
             .as_deref()
             .map(|q| q.replace('\0', " "))
@@ -159,7 +188,7 @@ impl SearchQuery {
                 ));
             }
         }
-        let category = match raw.category.as_deref().map(str::trim) {
+        let category = match self.category.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(c) => Some(
                 CATEGORIES
@@ -174,11 +203,14 @@ impl SearchQuery {
                     })?,
             ),
         };
-        let material = match raw.material.as_deref().map(str::trim) {
+        let material = match self.material.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(m) => Some(m.parse::<Material>().map_err(|e| invalid("material", e))?),
+            Some(m) => Some(
+                m.parse::<Material>()
+                    .map_err(|e| invalid("material", e.to_string()))?,
+            ),
         };
-        let sort = match raw.sort.as_deref().map(str::trim) {
+        let sort = match self.sort.as_deref().map(str::trim) {
             None | Some("") => Sort::Relevance,
             Some(s) => Sort::ALL
                 .iter()
@@ -192,49 +224,54 @@ impl SearchQuery {
                     )
                 })?,
         };
-        let min_price_cents: Option<i64> = parse_number("min_price_cents", &raw.min_price_cents)?;
-        let max_price_cents: Option<i64> = parse_number("max_price_cents", &raw.max_price_cents)?;
         for (field, v) in [
-            ("min_price_cents", min_price_cents),
-            ("max_price_cents", max_price_cents),
+            ("min_price_cents", self.min_price_cents),
+            ("max_price_cents", self.max_price_cents),
         ] {
             if v.is_some_and(|v| v < 0) {
                 return Err(invalid(field, format!("{field} must not be negative")));
             }
         }
-        if let (Some(lo), Some(hi)) = (min_price_cents, max_price_cents) {
-            if lo > hi {
-                return Err(invalid(
-                    "min_price_cents",
-                    format!("min_price_cents ({lo}) must not exceed max_price_cents ({hi})"),
-                ));
-            }
-        }
-        let page: u32 = parse_number("page", &raw.page)?.unwrap_or(1);
+        // min above max is an empty range, answered with an empty page: not checked here.
+        let page = self.page.unwrap_or(1);
         if page < 1 {
             return Err(invalid("page", "page must be at least 1"));
         }
-        let per_page: u32 = parse_number("per_page", &raw.per_page)?.unwrap_or(DEFAULT_PER_PAGE);
-        if !(1..=MAX_PER_PAGE).contains(&per_page) {
-            return Err(invalid(
-                "per_page",
-                format!("per_page must be between 1 and {MAX_PER_PAGE}"),
-            ));
-        }
+        let page = u32::try_from(page)
+            .ok()
+            .filter(|p| *p <= MAX_PAGE)
+            .ok_or_else(|| CatalogError::Malformed {
+                field: Some("page".to_owned()),
+                message: format!("page must be at most {MAX_PAGE}, got {page}"),
+            })?;
+        let per_page = self.per_page.unwrap_or(u64::from(DEFAULT_PER_PAGE));
+        let per_page = u32::try_from(per_page)
+            .ok()
+            .filter(|n| (1..=MAX_PER_PAGE).contains(n))
+            .ok_or_else(|| {
+                invalid(
+                    "per_page",
+                    format!("per_page must be between 1 and {MAX_PER_PAGE}"),
+                )
+            })?;
         Ok(SearchQuery {
             text,
             category,
             material,
-            min_price_cents,
-            max_price_cents,
+            min_price_cents: self.min_price_cents,
+            max_price_cents: self.max_price_cents,
             sort,
             page,
             per_page,
         })
     }
+}
 
+impl SearchQuery {
+    /// Rows before this page. `page` and `per_page` are bounded by validation; the arithmetic
+    /// saturates anyway, so no input can make it overflow.
     fn offset(&self) -> i64 {
-        (i64::from(self.page) - 1) * i64::from(self.per_page)
+        i64::from(self.page.saturating_sub(1)).saturating_mul(i64::from(self.per_page))
     }
 
     /// Appends the WHERE clause (shared by the page query and the count query).
@@ -324,14 +361,15 @@ struct Row {
     rank: Option<f32>,
 }
 
-/// Validates and runs one search request inside the `catalog.search` span (see the module
-/// docs for what it records), and observes it in `metrics`
-/// (`printflow_catalog_search_duration_seconds{outcome}`, `printflow_catalog_search_results`).
+/// Parses, validates and runs one search request (`raw_query` is the query string as sent)
+/// inside the `catalog.search` span (see the module docs for what it records), and observes it
+/// in `metrics` (`printflow_catalog_search_duration_seconds{outcome}`,
+/// `printflow_catalog_search_results`).
 pub async fn search_products(
     pool: &PgPool,
     timeout: Duration,
     metrics: &ShopMetrics,
-    raw: &RawSearchParams,
+    raw_query: &str,
 ) -> Result<SearchPage, CatalogError> {
     let span = tracing::info_span!(
         "catalog.search",
@@ -354,10 +392,10 @@ pub async fn search_products(
     traced(span, async move {
         let span = tracing::Span::current();
         let received = Instant::now();
-        let query = match SearchQuery::parse(raw) {
+        let query = match SearchParams::from_query(raw_query).and_then(|p| p.validate()) {
             Ok(query) => query,
             Err(err) => {
-                record_rejection(&span, raw, &err);
+                record_rejection(&span, raw_query, &err);
                 metrics.search(SearchOutcome::Rejected, received.elapsed(), None);
                 return Err(err);
             }
@@ -427,56 +465,44 @@ fn record_page(span: &tracing::Span, page: &SearchPage) {
     }
 }
 
-/// A rejected request: the parameters as sent (so the trace shows what was asked; text cut to
-/// [`MAX_QUERY_CHARS`], numbers only if they are numbers), the field at fault and the
-/// `catalog.search.rejected` event with the reason.
-fn record_rejection(span: &tracing::Span, raw: &RawSearchParams, err: &CatalogError) {
-    let trimmed = |v: &Option<String>| {
-        v.as_deref()
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(|v| truncate_chars(v, MAX_QUERY_CHARS).to_owned())
+/// A rejected request: the parameters as sent (so the trace shows what was asked, even when
+/// they did not parse; text cut to [`MAX_QUERY_CHARS`], numbers only if they are numbers), the
+/// field at fault and the `catalog.search.rejected` event with the reason.
+fn record_rejection(span: &tracing::Span, raw_query: &str, err: &CatalogError) {
+    let mut text = String::new();
+    for (key, value) in form_urlencoded::parse(raw_query.as_bytes()) {
+        let value = value.trim();
+        if value.is_empty() {
+            continue;
+        }
+        let number = value.parse::<i64>().ok();
+        let value = truncate_chars(value, MAX_QUERY_CHARS);
+        match key.as_ref() {
+            "q" => text = value.to_owned(),
+            "category" => _ = span.record("catalog.search.category", value),
+            "material" => _ = span.record("catalog.search.material", value),
+            "sort" => _ = span.record("catalog.search.sort", value),
+            "min_price_cents" => _ = span.record("catalog.search.min_price_cents", number),
+            "max_price_cents" => _ = span.record("catalog.search.max_price_cents", number),
+            "page" => _ = span.record("catalog.search.page", number),
+            "per_page" => _ = span.record("catalog.search.per_page", number),
+            _ => {}
+        }
+    }
+    span.record("catalog.search.query", text.as_str());
+    let (field, message) = match err {
+        CatalogError::Invalid { field, message } => (Some(*field), message),
+        CatalogError::Malformed { field, message } => (field.as_deref(), message),
+        _ => return,
     };
-    let number = |v: &Option<String>| v.as_deref().and_then(|v| v.trim().parse::<i64>().ok());
-    span.record(
-        "catalog.search.query",
-        trimmed(&raw.q).unwrap_or_default().as_str(),
+    if let Some(field) = field {
+        span.record("catalog.search.rejected_field", field);
+    }
+    tracing::info!(
+        catalog.search.rejected_field = field,
+        catalog.search.rejection_reason = %message,
+        "catalog.search.rejected"
     );
-    for (field, value) in [
-        ("catalog.search.category", trimmed(&raw.category)),
-        ("catalog.search.material", trimmed(&raw.material)),
-        ("catalog.search.sort", trimmed(&raw.sort)),
-    ] {
-        if let Some(value) = value {
-            span.record(field, value.as_str());
-        }
-    }
-    for (field, value) in [
-        (
-            "catalog.search.min_price_cents",
-            number(&raw.min_price_cents),
-        ),
-        (
-            "catalog.search.max_price_cents",
-            number(&raw.max_price_cents),
-        ),
-        ("catalog.search.page", number(&raw.page)),
-        ("catalog.search.per_page", number(&raw.per_page)),
-    ] {
-        if let Some(value) = value {
-            span.record(field, value);
-        }
-    }
-    if let CatalogError::Invalid { field, message } | CatalogError::Malformed { field, message } =
-        err
-    {
-        span.record("catalog.search.rejected_field", *field);
-        tracing::info!(
-            catalog.search.rejected_field = *field,
-            catalog.search.rejection_reason = %message,
-            "catalog.search.rejected"
-        );
-    }
 }
 
 /// At most `max` characters of `s` (never splits a character).
@@ -526,7 +552,12 @@ pub async fn search(
         page: query.page,
         per_page: query.per_page,
         total,
-        total_pages: (total + per_page - 1) / per_page,
+        // Written so it cannot overflow whatever `total` is.
+        total_pages: if total > 0 {
+            (total - 1) / per_page + 1
+        } else {
+            0
+        },
     })
 }
 
@@ -534,65 +565,82 @@ pub async fn search(
 mod tests {
     use super::*;
 
-    fn raw(pairs: &[(&str, &str)]) -> RawSearchParams {
-        let mut r = RawSearchParams::default();
-        for (k, v) in pairs {
-            let v = Some((*v).to_owned());
-            match *k {
-                "q" => r.q = v,
-                "category" => r.category = v,
-                "material" => r.material = v,
-                "min_price_cents" => r.min_price_cents = v,
-                "max_price_cents" => r.max_price_cents = v,
-                "sort" => r.sort = v,
-                "page" => r.page = v,
-                "per_page" => r.per_page = v,
-                other => panic!("unknown key {other}"),
-            }
-        }
-        r
+    fn parse(query: &str) -> Result<SearchQuery, CatalogError> {
+        SearchParams::from_query(query)?.validate()
     }
 
-    fn field_of(err: CatalogError) -> &'static str {
-        match err {
-            CatalogError::Invalid { field, .. } | CatalogError::Malformed { field, .. } => field,
+    /// The parameter at fault and whether it is a 400 (malformed) rather than a 422.
+    fn rejected(query: &str) -> (String, bool) {
+        match parse(query).unwrap_err() {
+            CatalogError::Invalid { field, .. } => (field.to_owned(), false),
+            CatalogError::Malformed { field, .. } => (field.unwrap_or_default(), true),
             other => panic!("unexpected {other:?}"),
         }
     }
 
     #[test]
     fn defaults() {
-        let q = SearchQuery::parse(&raw(&[("q", "   ")])).unwrap();
+        let q = parse("q=%20%20&page=&per_page=%20").unwrap();
         assert_eq!(q.text, None);
         assert_eq!((q.page, q.per_page, q.sort), (1, 20, Sort::Relevance));
+        let q = parse("q=lamp+shade&page=%202%20&category=TOYS&material=petg&unknown=1").unwrap();
+        assert_eq!(q.text.as_deref(), Some("lamp shade"));
+        assert_eq!(
+            (q.page, q.category, q.material),
+            (2, Some("toys"), Some(Material::Petg))
+        );
     }
 
     #[test]
     fn each_bad_value_names_its_parameter() {
-        let cases: [(&[(&str, &str)], &str); 9] = [
-            (&[("per_page", "0")], "per_page"),
-            (&[("per_page", "1000")], "per_page"),
-            (&[("page", "0")], "page"),
-            (&[("page", "abc")], "page"),
-            (&[("sort", "bogus")], "sort"),
-            (&[("category", "weapons")], "category"),
-            (&[("material", "wood")], "material"),
-            (
-                &[("min_price_cents", "10"), ("max_price_cents", "5")],
-                "min_price_cents",
-            ),
-            (&[("min_price_cents", "-1")], "min_price_cents"),
+        let long = format!("q={}", "x".repeat(MAX_QUERY_CHARS + 1));
+        let cases: [(&str, &str, bool); 14] = [
+            ("per_page=0", "per_page", false),
+            ("per_page=1000", "per_page", false),
+            ("per_page=-3", "per_page", true),
+            ("page=0", "page", false),
+            ("page=abc", "page", true),
+            ("page=10001", "page", true),
+            ("page=99999999999", "page", true),
+            ("page=99999999999999999999999", "page", true),
+            ("page=1&page=2", "page", true),
+            ("sort=bogus", "sort", false),
+            ("category=weapons", "category", false),
+            ("material=wood", "material", false),
+            ("min_price_cents=-1", "min_price_cents", false),
+            (&long, "q", false),
         ];
-        for (pairs, field) in cases {
-            assert_eq!(
-                field_of(SearchQuery::parse(&raw(pairs)).unwrap_err()),
-                field
-            );
+        for (query, field, malformed) in cases {
+            assert_eq!(rejected(query), (field.to_owned(), malformed), "{query}");
         }
-        let long = "x".repeat(MAX_QUERY_CHARS + 1);
         assert_eq!(
-            field_of(SearchQuery::parse(&raw(&[("q", &long)])).unwrap_err()),
-            "q"
+            rejected("max_price_cents=99999999999999999999"),
+            ("max_price_cents".to_owned(), true)
+        );
+    }
+
+    #[test]
+    fn documented_maxima_are_accepted_and_cannot_overflow() {
+        let q = parse(&format!("page={MAX_PAGE}&per_page={MAX_PER_PAGE}")).unwrap();
+        assert_eq!(
+            q.offset(),
+            i64::from(MAX_PAGE - 1) * i64::from(MAX_PER_PAGE)
+        );
+        let q = parse(&format!(
+            "min_price_cents={}&max_price_cents={}",
+            i64::MAX,
+            i64::MAX
+        ))
+        .unwrap();
+        assert_eq!(q.min_price_cents, Some(i64::MAX));
+    }
+
+    #[test]
+    fn a_minimum_above_the_maximum_is_an_empty_range_not_an_error() {
+        let q = parse("min_price_cents=500&max_price_cents=100").unwrap();
+        assert_eq!(
+            (q.min_price_cents, q.max_price_cents),
+            (Some(500), Some(100))
         );
     }
 

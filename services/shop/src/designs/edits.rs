@@ -1,9 +1,12 @@
 //! Edit operations on a design's draft: parsing, validation, and the all-or-nothing request.
 //!
-//! A request is a list of operations applied in order to a working copy of the draft. If any
-//! operation is rejected nothing is applied, and the answer names the first rejected operation
-//! (`operations[1].value`). Every operation of every request is written to `design_edits`,
-//! accepted or not: that log is the trail of the customer's work on the 3D schema.
+//! A request ([`EditRequest`]) is a list of operations applied in order to a working copy of the
+//! draft. If any operation is rejected nothing is applied, and the answer names the first
+//! rejected operation (`operations[1].value`). Each operation is read by serde: its `op` tag
+//! ([`OpName`]) first, then the fields of that operation, so a missing or mistyped field is named
+//! by its path; the values are checked after that ([`parse_op`]). Every operation of every
+//! request is written to `design_edits` as sent, accepted or not: that log is the trail of the
+//! customer's work on the 3D schema.
 //!
 //! The same trail is in the trace: each request is one `design.edit` span ([`edit_request`])
 //! with `design.id`, `product.id`, `design.revision` (after the request),
@@ -20,6 +23,9 @@ use super::repo::{self, Design};
 use super::DesignError;
 use crate::metrics::ShopMetrics;
 use crate::model::material::Material;
+use printflow_contracts::print_spec::UnknownMaterial;
+use printflow_web::typed;
+use serde::Deserialize;
 use serde_json::Value;
 use sqlx::PgPool;
 use tracing::field::Empty;
@@ -29,15 +35,6 @@ use uuid::Uuid;
 pub const MAX_OPERATIONS: usize = 50;
 /// Accepted range of a `scale` factor.
 pub const SCALE_RANGE: std::ops::RangeInclusive<f64> = 0.1..=10.0;
-
-/// The op names, for error messages.
-const OP_NAMES: [&str; 5] = [
-    "set_dimension",
-    "scale",
-    "set_material",
-    "set_colour",
-    "set_engraving",
-];
 
 /// One parsed edit operation.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,74 +73,140 @@ pub enum EditOp {
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpRejection {
     /// Suffix after `operations[i]`, e.g. `.value`.
-    pub field: &'static str,
+    pub field: String,
     /// Human-readable reason.
     pub reason: String,
 }
 
-fn reject(field: &'static str, reason: impl Into<String>) -> OpRejection {
+fn reject(field: &str, reason: impl Into<String>) -> OpRejection {
     OpRejection {
-        field,
+        field: field.to_owned(),
         reason: reason.into(),
     }
 }
 
-fn string_field<'a>(
-    obj: &'a Value,
-    name: &'static str,
-    dotted: &'static str,
-) -> Result<&'a str, OpRejection> {
-    match obj.get(name) {
-        Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(reject(dotted, format!("`{name}` must be a string"))),
-        None => Err(reject(dotted, format!("`{name}` is required"))),
+/// The body of `POST /designs/{id}/edits`. The operations are kept as sent: every one is logged
+/// and summarised in the trace as the customer sent it, accepted or not, and one that does not
+/// parse is rejected by its index like one that does not apply.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct EditRequest {
+    /// The operations, in order.
+    pub operations: Vec<Value>,
+}
+
+impl EditRequest {
+    /// Reads a request body; any problem is the `operations` field's.
+    pub fn parse(body: &Value) -> Result<EditRequest, DesignError> {
+        typed::from_json(body).map_err(|e| DesignError::Validation {
+            field: "operations".into(),
+            message: match e.field {
+                Some(_) => e.message,
+                None => "operations must be an array of edit operations".into(),
+            },
+        })
+    }
+
+    /// 1..=[`MAX_OPERATIONS`] operations.
+    pub fn validate(&self) -> Result<(), DesignError> {
+        let message = if self.operations.is_empty() {
+            "at least one operation is required".to_owned()
+        } else if self.operations.len() > MAX_OPERATIONS {
+            format!("at most {MAX_OPERATIONS} operations per request")
+        } else {
+            return Ok(());
+        };
+        Err(DesignError::Validation {
+            field: "operations".into(),
+            message,
+        })
     }
 }
 
-fn number_field(obj: &Value, name: &'static str, dotted: &'static str) -> Result<f64, OpRejection> {
-    match obj.get(name) {
-        Some(Value::Number(n)) => n
-            .as_f64()
-            .filter(|v| v.is_finite())
-            .ok_or_else(|| reject(dotted, format!("`{name}` must be a finite number"))),
-        Some(_) => Err(reject(dotted, format!("`{name}` must be a number"))),
-        None => Err(reject(dotted, format!("`{name}` is required"))),
-    }
+/// The `op` tag of an operation: which operation it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpName {
+    /// [`EditOp::SetDimension`].
+    SetDimension,
+    /// [`EditOp::Scale`].
+    Scale,
+    /// [`EditOp::SetMaterial`].
+    SetMaterial,
+    /// [`EditOp::SetColour`].
+    SetColour,
+    /// [`EditOp::SetEngraving`].
+    SetEngraving,
 }
 
-/// Parses one operation from its JSON.
+// The wire form of each operation. serde's internally tagged enums buffer the operation before
+// reading it and so lose the path of a bad field; reading the tag, then the operation's own
+// struct, keeps `operations[i].value` exact. Other keys (the tag included) are ignored.
+
+#[derive(Deserialize)]
+struct Tagged {
+    op: OpName,
+}
+
+#[derive(Deserialize)]
+struct SetDimensionFields {
+    dimension: Dimension,
+    value: f64,
+}
+
+#[derive(Deserialize)]
+struct ScaleFields {
+    factor: f64,
+}
+
+#[derive(Deserialize)]
+struct SetMaterialFields {
+    material: String,
+}
+
+#[derive(Deserialize)]
+struct SetColourFields {
+    colour: String,
+}
+
+#[derive(Deserialize)]
+struct SetEngravingFields {
+    text: String,
+}
+
+/// Reads `raw` as `T`, a rejection naming the sub-field (`.value`) if it does not fit.
+fn fields<'a, T: Deserialize<'a>>(raw: &'a Value) -> Result<T, OpRejection> {
+    typed::from_json(raw).map_err(|e| OpRejection {
+        field: e.field.map(|f| format!(".{f}")).unwrap_or_default(),
+        reason: e.message,
+    })
+}
+
+/// Parses and checks one operation from its JSON.
 pub fn parse_op(raw: &Value) -> Result<EditOp, OpRejection> {
     if !raw.is_object() {
         return Err(reject("", "an operation must be a JSON object"));
     }
-    let op = string_field(raw, "op", ".op")?;
-    match op {
-        "set_dimension" => {
-            let name = string_field(raw, "dimension", ".dimension")?;
-            let dimension = Dimension::parse(name).ok_or_else(|| {
-                let allowed: Vec<_> = Dimension::ALL.iter().map(|d| d.as_str()).collect();
-                reject(
-                    ".dimension",
-                    format!(
-                        "unknown dimension `{name}`; allowed: {}",
-                        allowed.join(", ")
-                    ),
-                )
-            })?;
-            let value = number_field(raw, "value", ".value")?;
-            Ok(EditOp::SetDimension { dimension, value })
+    let op = match fields::<Tagged>(raw)?.op {
+        OpName::SetDimension => {
+            let f: SetDimensionFields = fields(raw)?;
+            EditOp::SetDimension {
+                dimension: f.dimension,
+                value: f.value,
+            }
         }
-        "scale" => Ok(EditOp::Scale {
-            factor: number_field(raw, "factor", ".factor")?,
-        }),
-        "set_material" => {
-            let m = string_field(raw, "material", ".material")?;
-            let material = m.parse().map_err(|e: String| reject(".material", e))?;
-            Ok(EditOp::SetMaterial { material })
+        OpName::Scale => EditOp::Scale {
+            factor: fields::<ScaleFields>(raw)?.factor,
+        },
+        OpName::SetMaterial => {
+            let m = fields::<SetMaterialFields>(raw)?.material;
+            let material = m
+                .parse()
+                .map_err(|e: UnknownMaterial| reject(".material", format!("material: {e}")))?;
+            EditOp::SetMaterial { material }
         }
-        "set_colour" => {
-            let c = string_field(raw, "colour", ".colour")?;
-            let colour = normalise_colour(c).ok_or_else(|| {
+        OpName::SetColour => {
+            let c = fields::<SetColourFields>(raw)?.colour;
+            let colour = normalise_colour(&c).ok_or_else(|| {
                 reject(
                     ".colour",
                     format!(
@@ -152,20 +215,15 @@ pub fn parse_op(raw: &Value) -> Result<EditOp, OpRejection> {
                     ),
                 )
             })?;
-            Ok(EditOp::SetColour { colour })
+            EditOp::SetColour { colour }
         }
-        "set_engraving" => {
-            let text = string_field(raw, "text", ".text")?;
-            check_engraving(text).map_err(|e| reject(".text", e))?;
-            Ok(EditOp::SetEngraving {
-                text: text.to_owned(),
-            })
+        OpName::SetEngraving => {
+            let text = fields::<SetEngravingFields>(raw)?.text;
+            check_engraving(&text).map_err(|e| reject(".text", e))?;
+            EditOp::SetEngraving { text }
         }
-        other => Err(reject(
-            ".op",
-            format!("unknown op `{other}`; allowed: {}", OP_NAMES.join(", ")),
-        )),
-    }
+    };
+    Ok(op)
 }
 
 fn dimension_in_range(value: f64) -> bool {
@@ -381,15 +439,15 @@ pub async fn edit_request(
     );
     super::traced(span, async move {
         let span = tracing::Span::current();
-        let result = match body.get("operations").and_then(Value::as_array) {
-            Some(ops) => {
-                span.record("design.edit.operation_count", ops.len() as i64);
-                edit_design(pool, design_id, ops).await
+        let result = match EditRequest::parse(body) {
+            Ok(request) => {
+                span.record(
+                    "design.edit.operation_count",
+                    i64::try_from(request.operations.len()).unwrap_or(i64::MAX),
+                );
+                edit_design(pool, design_id, &request).await
             }
-            None => Err(DesignError::Validation {
-                field: "operations".into(),
-                message: "operations must be an array of edit operations".into(),
-            }),
+            Err(err) => Err(err),
         };
         // A request refused as a whole (no list, empty, too long) is a rejected edit too.
         if let Err(DesignError::Validation { field, message }) = &result {
@@ -414,20 +472,10 @@ pub async fn edit_request(
 pub async fn edit_design(
     pool: &PgPool,
     design_id: Uuid,
-    ops: &[Value],
+    request: &EditRequest,
 ) -> Result<Design, DesignError> {
-    if ops.is_empty() {
-        return Err(DesignError::Validation {
-            field: "operations".into(),
-            message: "at least one operation is required".into(),
-        });
-    }
-    if ops.len() > MAX_OPERATIONS {
-        return Err(DesignError::Validation {
-            field: "operations".into(),
-            message: format!("at most {MAX_OPERATIONS} operations per request"),
-        });
-    }
+    request.validate()?;
+    let ops = request.operations.as_slice();
     let mut tx = pool.begin().await?;
     // The row lock orders concurrent edit requests (and saves) on one design.
     let current = repo::lock_design(&mut tx, design_id)
@@ -550,6 +598,16 @@ mod tests {
             ),
             (json!({"op": "explode"}), ".op"),
             (json!({"dimension": "width_mm"}), ".op"),
+            (json!({"op": 7}), ".op"),
+            (
+                json!({"op": "set_dimension", "dimension": "width_mm"}),
+                ".value",
+            ),
+            (
+                json!({"op": "set_dimension", "dimension": "width_mm", "value": null}),
+                ".value",
+            ),
+            (json!({"op": "set_engraving", "text": ["Hi"]}), ".text"),
             (json!(42), ""),
         ];
         for (op, field) in cases {
@@ -566,6 +624,29 @@ mod tests {
                 Ok(_) => panic!("{op} was accepted"),
             }
         }
+    }
+
+    #[test]
+    fn a_request_without_a_usable_list_names_operations() {
+        for body in [
+            json!({}),
+            json!({"operations": "scale"}),
+            json!({"operations": null}),
+            json!([[{"op": "scale", "factor": 2}]]),
+        ] {
+            match EditRequest::parse(&body) {
+                Err(DesignError::Validation { field, .. }) => assert_eq!(field, "operations"),
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+        let ops = |n: usize| EditRequest {
+            operations: vec![json!({"op": "scale", "factor": 1}); n],
+        };
+        assert!(ops(0).validate().is_err());
+        assert!(ops(MAX_OPERATIONS).validate().is_ok());
+        assert!(ops(MAX_OPERATIONS + 1).validate().is_err());
+        let parsed = EditRequest::parse(&json!({"operations": [1, {"op": "x"}], "extra": true}));
+        assert_eq!(parsed.unwrap().operations.len(), 2, "ops are kept as sent");
     }
 
     #[test]

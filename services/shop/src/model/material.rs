@@ -1,29 +1,8 @@
-//! Printing materials and everything priced or estimated per material, kept in ONE table
-//! ([`Material::props`]) so density, print rate and price never drift apart.
+//! What each printing material weighs, costs and how fast it prints, kept in ONE table
+//! ([`props`]) so density, print rate and price never drift apart. The material *codes* are
+//! the shared [`Material`] of the contracts, so Shop, CRM and MES accept the same list.
 
-use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
-
-/// A printing material.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Material {
-    /// Polylactic acid.
-    #[serde(rename = "PLA")]
-    Pla,
-    /// Glycol-modified PET.
-    #[serde(rename = "PETG")]
-    Petg,
-    /// Acrylonitrile butadiene styrene.
-    #[serde(rename = "ABS")]
-    Abs,
-    /// Thermoplastic polyurethane (flexible).
-    #[serde(rename = "TPU")]
-    Tpu,
-    /// Photopolymer resin.
-    #[serde(rename = "RESIN")]
-    Resin,
-}
+pub use printflow_contracts::Material;
 
 /// Per-material constants.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -39,64 +18,19 @@ pub struct MaterialProps {
 /// Fixed set-up time of every print job (heating, levelling), seconds.
 pub const PRINT_SETUP_SECONDS: f64 = 300.0;
 
-impl Material {
-    /// Every material, in a stable order.
-    pub const ALL: [Material; 5] = [
-        Material::Pla,
-        Material::Petg,
-        Material::Abs,
-        Material::Tpu,
-        Material::Resin,
-    ];
-
-    /// The wire and database spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Material::Pla => "PLA",
-            Material::Petg => "PETG",
-            Material::Abs => "ABS",
-            Material::Tpu => "TPU",
-            Material::Resin => "RESIN",
-        }
-    }
-
-    /// The material table.
-    pub fn props(self) -> MaterialProps {
-        let (density_g_per_cm3, rate_cm3_per_hour, price_cents_per_gram) = match self {
-            Material::Pla => (1.24, 20.0, 2.5),
-            Material::Petg => (1.27, 18.0, 2.8),
-            Material::Abs => (1.04, 18.0, 2.6),
-            Material::Tpu => (1.21, 10.0, 5.0),
-            Material::Resin => (1.15, 30.0, 7.0),
-        };
-        MaterialProps {
-            density_g_per_cm3,
-            rate_cm3_per_hour,
-            price_cents_per_gram,
-        }
-    }
-
-    /// Comma-separated list of valid spellings, for error messages.
-    pub fn allowed() -> String {
-        Material::ALL.map(Material::as_str).join(", ")
-    }
-}
-
-impl fmt::Display for Material {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Material {
-    type Err = String;
-
-    /// Case-insensitive (`pla` is `PLA`).
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Material::ALL
-            .into_iter()
-            .find(|m| m.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| format!("unknown material `{s}`; allowed: {}", Material::allowed()))
+/// The material table.
+pub fn props(material: Material) -> MaterialProps {
+    let (density_g_per_cm3, rate_cm3_per_hour, price_cents_per_gram) = match material {
+        Material::Pla => (1.24, 20.0, 2.5),
+        Material::Petg => (1.27, 18.0, 2.8),
+        Material::Abs => (1.04, 18.0, 2.6),
+        Material::Tpu => (1.21, 10.0, 5.0),
+        Material::Resin => (1.15, 30.0, 7.0),
+    };
+    MaterialProps {
+        density_g_per_cm3,
+        rate_cm3_per_hour,
+        price_cents_per_gram,
     }
 }
 
@@ -126,7 +60,7 @@ pub fn printed_volume_mm3(volume_mm3: f64, surface_area_mm2: f64) -> f64 {
 
 /// Estimates material, time and cost for a part of `volume_mm3` with `surface_area_mm2`.
 pub fn estimate(material: Material, volume_mm3: f64, surface_area_mm2: f64) -> MaterialEstimate {
-    let props = material.props();
+    let props = props(material);
     let printed_cm3 = printed_volume_mm3(volume_mm3, surface_area_mm2) / 1000.0;
     let grams = printed_cm3 * props.density_g_per_cm3;
     let seconds = PRINT_SETUP_SECONDS + printed_cm3 / props.rate_cm3_per_hour * 3600.0;
@@ -140,16 +74,6 @@ pub fn estimate(material: Material, volume_mm3: f64, surface_area_mm2: f64) -> M
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_case_insensitively_and_lists_allowed_values() {
-        assert_eq!("petg".parse::<Material>().unwrap(), Material::Petg);
-        let err = "wood".parse::<Material>().unwrap_err();
-        assert!(err.contains("PLA") && err.contains("RESIN"), "{err}");
-        for m in Material::ALL {
-            assert_eq!(m.as_str().parse::<Material>().unwrap(), m);
-        }
-    }
 
     #[test]
     fn estimate_follows_the_table() {

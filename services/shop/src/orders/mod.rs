@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use crm_client::{CrmClient, CrmError};
 use printflow_contracts::messages::Shipping;
 use printflow_contracts::orders::{CreateOrderRequest, OrderView};
+use printflow_contracts::PrintSpec;
 use printflow_web::ApiError;
 use request::PlaceOrder;
 use sqlx::PgPool;
@@ -36,9 +37,12 @@ pub fn shipping_fee_cents(shipping: Shipping) -> i64 {
     }
 }
 
-/// Total of an order: parts plus shipping.
+/// Total of an order: parts plus shipping. Saturates rather than overflows (the quantity is
+/// the client's number; validation bounds it, this function does not rely on that).
 pub fn total_price_cents(unit_price_cents: i64, quantity: i32, shipping: Shipping) -> i64 {
-    unit_price_cents * i64::from(quantity) + shipping_fee_cents(shipping)
+    unit_price_cents
+        .saturating_mul(i64::from(quantity))
+        .saturating_add(shipping_fee_cents(shipping))
 }
 
 /// What can go wrong with an order request.
@@ -235,13 +239,15 @@ async fn forward_order(
     let request = CreateOrderRequest {
         order_id,
         customer: req.customer,
-        design_id: req.design_id,
-        design_version: req.design_version,
-        model_sha256: version.sha256.clone(),
-        model_size_bytes: version.size_bytes,
-        estimated_print_seconds: version.estimated_print_seconds,
-        material: version.parameters.material.as_str().to_owned(),
-        quantity: req.quantity,
+        spec: PrintSpec {
+            design_id: req.design_id,
+            design_version: req.design_version,
+            model_sha256: version.sha256.clone(),
+            model_size_bytes: version.size_bytes,
+            estimated_print_seconds: version.estimated_print_seconds,
+            material: version.parameters.material.as_str().to_owned(),
+            quantity: req.quantity,
+        },
         shipping: req.shipping,
         total_price_cents: total_price_cents(version.unit_price_cents, req.quantity, req.shipping),
     };
@@ -299,5 +305,9 @@ mod tests {
         assert_eq!(total_price_cents(1000, 3, Shipping::Standard), 3499);
         assert_eq!(total_price_cents(1000, 3, Shipping::Express), 4499);
         assert_eq!(total_price_cents(1000, 3, Shipping::Pickup), 3000);
+        assert_eq!(
+            total_price_cents(i64::MAX / 2, i32::MAX, Shipping::Express),
+            i64::MAX
+        );
     }
 }

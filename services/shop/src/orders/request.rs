@@ -1,14 +1,33 @@
-//! Validation of `POST /orders` bodies. The body is read as JSON and checked field by field, so
-//! every problem names its field (`customer.email`, `quantity`) instead of a serde message.
+//! `POST /orders` bodies. The JSON is read into [`OrderRequest`] by serde, so a value of the
+//! wrong type or a missing one names its field (`customer.email`, `quantity`); then
+//! [`OrderRequest::validate`] checks the values. The print-spec limits (design version,
+//! quantity) are the shared ones of [`printflow_contracts::print_spec`], the same CRM and MES
+//! apply.
 
 use super::OrderError;
 use printflow_contracts::messages::Shipping;
 use printflow_contracts::orders::CustomerInput;
-use serde_json::{Map, Value};
+use printflow_contracts::print_spec::{check_design_version, check_quantity};
+use printflow_contracts::PrintSpecError;
+use printflow_web::typed;
+use serde::Deserialize;
+use serde_json::Value;
 use uuid::Uuid;
 
-/// Most parts in one order.
-pub const MAX_QUANTITY: i64 = 100;
+/// The body of `POST /orders` as sent. Unknown fields are ignored, as they always were.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct OrderRequest {
+    /// The design (a UUID string).
+    pub design_id: Uuid,
+    /// Its saved version.
+    pub design_version: i32,
+    /// Parts to print.
+    pub quantity: i32,
+    /// Delivery: `standard`, `express` or `pickup`.
+    pub shipping: Shipping,
+    /// The customer; `phone` may be absent, `null` or empty.
+    pub customer: CustomerInput,
+}
 
 /// A validated order request.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,7 +36,7 @@ pub struct PlaceOrder {
     pub design_id: Uuid,
     /// Its saved version.
     pub design_version: i32,
-    /// Parts, 1..=100.
+    /// Parts, within the print-spec limits.
     pub quantity: i32,
     /// Delivery.
     pub shipping: Shipping,
@@ -32,90 +51,48 @@ fn invalid(field: &str, message: impl Into<String>) -> OrderError {
     }
 }
 
-fn required<'a>(
-    obj: &'a Map<String, Value>,
-    field: &str,
-    path: &str,
-) -> Result<&'a Value, OrderError> {
-    obj.get(field)
-        .filter(|v| !v.is_null())
-        .ok_or_else(|| invalid(path, format!("{path} is required")))
-}
-
-fn string<'a>(obj: &'a Map<String, Value>, field: &str, path: &str) -> Result<&'a str, OrderError> {
-    required(obj, field, path)?
-        .as_str()
-        .ok_or_else(|| invalid(path, format!("{path} must be a string")))
-}
-
-fn integer(obj: &Map<String, Value>, field: &str) -> Result<i64, OrderError> {
-    required(obj, field, field)?
-        .as_i64()
-        .ok_or_else(|| invalid(field, format!("{field} must be a whole number")))
-}
-
-/// Validates a `POST /orders` body.
-pub fn parse(body: &Value) -> Result<PlaceOrder, OrderError> {
-    let obj = body.as_object().ok_or(OrderError::NotAnObject)?;
-    let design_id = string(obj, "design_id", "design_id")?;
-    let design_id = Uuid::parse_str(design_id).map_err(|_| {
-        invalid(
-            "design_id",
-            format!("design_id `{design_id}` is not a UUID"),
-        )
-    })?;
-    let design_version = integer(obj, "design_version")?;
-    let design_version = i32::try_from(design_version)
-        .ok()
-        .filter(|v| *v >= 1)
-        .ok_or_else(|| {
-            invalid(
-                "design_version",
-                "design_version must be a saved version number (1 or more)",
-            )
-        })?;
-    let quantity = integer(obj, "quantity")?;
-    if !(1..=MAX_QUANTITY).contains(&quantity) {
-        return Err(invalid(
-            "quantity",
-            format!("quantity must be between 1 and {MAX_QUANTITY}"),
-        ));
+impl From<PrintSpecError> for OrderError {
+    fn from(err: PrintSpecError) -> Self {
+        invalid(err.field, err.message)
     }
-    let shipping = match string(obj, "shipping", "shipping")? {
-        "standard" => Shipping::Standard,
-        "express" => Shipping::Express,
-        "pickup" => Shipping::Pickup,
-        other => {
-            return Err(invalid(
-                "shipping",
-                format!("unknown shipping `{other}`; allowed: standard, express, pickup"),
-            ))
+}
+
+impl From<typed::InvalidField> for OrderError {
+    fn from(err: typed::InvalidField) -> Self {
+        match err.field {
+            Some(field) => OrderError::Validation {
+                field,
+                message: err.message,
+            },
+            // Only a body that is not an object has no field at fault.
+            None => OrderError::NotAnObject,
         }
-    };
-    let customer = required(obj, "customer", "customer")?
-        .as_object()
-        .ok_or_else(|| invalid("customer", "customer must be an object"))?;
-    // Type checks here (each names its field); the value rules are CRM's, shared through
-    // `CustomerInput::normalised`.
-    let phone = match customer.get("phone") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(p)) => Some(p.clone()),
-        Some(_) => return Err(invalid("customer.phone", "customer.phone must be a string")),
-    };
-    let customer = CustomerInput {
-        name: string(customer, "name", "customer.name")?.to_owned(),
-        email: string(customer, "email", "customer.email")?.to_owned(),
-        phone,
     }
-    .normalised()
-    .map_err(|e| invalid(e.field, e.message))?;
-    Ok(PlaceOrder {
-        design_id,
-        design_version,
-        quantity: quantity as i32,
-        shipping,
-        customer,
-    })
+}
+
+/// Parses and validates a `POST /orders` body.
+pub fn parse(body: &Value) -> Result<PlaceOrder, OrderError> {
+    typed::from_json::<OrderRequest>(body)?.validate()
+}
+
+impl OrderRequest {
+    /// Checks the values (types were checked by serde); the customer's fields come back
+    /// trimmed, an empty phone as none.
+    pub fn validate(self) -> Result<PlaceOrder, OrderError> {
+        check_design_version(self.design_version)?;
+        check_quantity(self.quantity)?;
+        Ok(PlaceOrder {
+            design_id: self.design_id,
+            design_version: self.design_version,
+            quantity: self.quantity,
+            shipping: self.shipping,
+            // The value rules are CRM's, shared through `CustomerInput::normalised`.
+            customer: self
+                .customer
+                .normalised()
+                .map_err(|e| invalid(e.field, e.message))?,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -157,6 +134,10 @@ mod tests {
             ("quantity", json!(0), "quantity"),
             ("quantity", json!(101), "quantity"),
             ("quantity", json!(1.5), "quantity"),
+            ("quantity", json!(1e12), "quantity"),
+            ("quantity", json!(null), "quantity"),
+            ("design_version", json!(4_294_967_296_i64), "design_version"),
+            ("design_id", json!(42), "design_id"),
             ("shipping", json!("drone"), "shipping"),
             ("customer", json!("Ada"), "customer"),
         ];

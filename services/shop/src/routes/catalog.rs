@@ -1,19 +1,21 @@
 //! `/catalog/*` handlers.
 
 use crate::catalog::product::{self, CategoryCount, Product};
-use crate::catalog::search::{self, RawSearchParams, SearchPage};
+use crate::catalog::search::{self, SearchPage};
 use crate::state::AppState;
-use axum::extract::State;
-use printflow_web::{ApiError, Json, Path, Query};
+use axum::extract::{RawQuery, State};
+use printflow_web::{ApiError, Json, Path};
 use uuid::Uuid;
 
-/// `GET /catalog/products`
+/// `GET /catalog/products` (the query string is parsed by the search, which names the
+/// parameter at fault).
 pub async fn search_products(
     State(state): State<AppState>,
-    Query(raw): Query<RawSearchParams>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<SearchPage>, ApiError> {
+    let query = query.unwrap_or_default();
     Ok(Json(
-        search::search_products(&state.pool, state.search_timeout, &state.metrics, &raw).await?,
+        search::search_products(&state.pool, state.search_timeout, &state.metrics, &query).await?,
     ))
 }
 

@@ -1,7 +1,7 @@
 //! Design edits: the ordinary ones a customer makes, deliberately invalid ones that Shop must
 //! refuse, and scale-ups that make a part too big for any printer.
 
-use super::MATERIALS;
+use super::random_material;
 use crate::shop::types::{EditOp, Parameters};
 use rand::seq::IndexedRandom;
 use rand::Rng;
@@ -106,7 +106,7 @@ fn valid_op<R: Rng + ?Sized>(rng: &mut R, current: &Parameters) -> EditOp {
             factor: (rng.random_range(0.8f64..=1.1) * 100.0).round() / 100.0,
         },
         2 => EditOp::SetMaterial {
-            material: MATERIALS.choose(rng).copied().unwrap_or("PLA"),
+            material: random_material(rng),
         },
         3 => EditOp::SetColour {
             colour: COLOURS.choose(rng).copied().unwrap_or("black"),
@@ -190,7 +190,9 @@ mod tests {
                 *value > 0.0 && *value <= old * 1.1 + 0.5 && *value >= (old * 0.8).min(5.0) - 0.5
             }
             EditOp::Scale { factor } => (0.8..=1.1).contains(factor),
-            EditOp::SetMaterial { material } => MATERIALS.contains(material),
+            EditOp::SetMaterial { material } => printflow_contracts::Material::ALL
+                .iter()
+                .any(|m| m.as_str() == *material),
             EditOp::SetColour { colour } => COLOURS.contains(colour),
             EditOp::SetEngraving { text } => ENGRAVINGS.contains(&text.as_str()),
         }

@@ -6,5 +6,13 @@ pub mod customer;
 pub mod edits;
 pub mod search;
 
-/// Material codes Shop accepts.
-pub const MATERIALS: [&str; 5] = ["PLA", "PETG", "ABS", "TPU", "RESIN"];
+use printflow_contracts::Material;
+use rand::seq::IndexedRandom;
+use rand::Rng;
+
+/// A material code Shop accepts (the shared list of the contracts), drawn at random.
+pub fn random_material<R: Rng + ?Sized>(rng: &mut R) -> &'static str {
+    Material::ALL
+        .choose(rng)
+        .map_or(Material::Pla.as_str(), |m| m.as_str())
+}

@@ -1,6 +1,6 @@
 //! Catalog searches, and the checks a result page must pass.
 
-use super::MATERIALS;
+use super::random_material;
 use crate::shop::search_query::{SearchQuery, Sort};
 use crate::shop::types::ProductPage;
 use rand::seq::IndexedRandom;
@@ -51,10 +51,7 @@ pub fn random_search<R: Rng + ?Sized>(rng: &mut R, categories: &[String]) -> Sea
     } else {
         None
     };
-    let material = rng
-        .random_bool(0.2)
-        .then(|| MATERIALS.choose(rng).copied())
-        .flatten();
+    let material = rng.random_bool(0.2).then(|| random_material(rng));
     let (min_price_cents, max_price_cents) = if rng.random_bool(0.25) {
         let min = *[0i64, 500, 1000, 2000].choose(rng).unwrap_or(&0);
         let width = *[1000i64, 3000, 10_000].choose(rng).unwrap_or(&3000);

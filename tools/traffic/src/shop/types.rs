@@ -4,6 +4,7 @@
 //! response type, so parse errors cannot quote one.
 
 use printflow_contracts::messages::Shipping;
+use printflow_contracts::print_spec::{is_sha256_hex, MIN_DESIGN_VERSION, SHA256_HEX_CHARS};
 use printflow_contracts::status::OrderStatus;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -197,11 +198,14 @@ impl SavedVersion {
     /// A bad checksum or an empty file here is how a lost or corrupt model (seed point 3)
     /// would first show.
     pub fn check(&self) -> Result<(), String> {
-        if self.version < 1 {
-            return Err(format!("version {} is below 1", self.version));
+        if self.version < MIN_DESIGN_VERSION {
+            return Err(format!(
+                "version {} is below {MIN_DESIGN_VERSION}",
+                self.version
+            ));
         }
-        if self.sha256.len() != 64 || !self.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err("sha256 is not 64 hex digits".into());
+        if !is_sha256_hex(&self.sha256) {
+            return Err(format!("sha256 is not {SHA256_HEX_CHARS} hex digits"));
         }
         if self.size_bytes <= 0 {
             return Err(format!("size_bytes {} is not positive", self.size_bytes));
@@ -238,7 +242,7 @@ pub struct OrderRequest {
     /// Its saved version.
     pub design_version: i32,
     /// Parts to print.
-    pub quantity: u32,
+    pub quantity: i32,
     /// Delivery choice.
     pub shipping: Shipping,
     /// Who orders.
