@@ -55,7 +55,7 @@ impl Broker {
         .map_err(|_| MessagingError::Timeout("connect"))??;
         let channel = conn.create_channel().await?;
         topology::declare(&channel).await?;
-        let _ = channel.close(200, "topology declared").await;
+        let _ = channel.close(200, "topology declared".into()).await;
         tracing::info!(name = %self.connection_name, "connected to RabbitMQ");
         let conn = Arc::new(conn);
         *guard = Some(conn.clone());

@@ -137,8 +137,8 @@ async fn consume_session<H: Handler>(
     let tag = format!("{}-{}", queue.name, uuid::Uuid::new_v4().simple());
     let mut consumer = channel
         .basic_consume(
-            queue.name,
-            &tag,
+            queue.name.into(),
+            tag.into(),
             BasicConsumeOptions::default(),
             FieldTable::default(),
         )
@@ -173,7 +173,9 @@ async fn process<H: Handler>(
         },
     );
     match result {
-        Ok(()) => delivery.ack(BasicAckOptions::default()).await?,
+        Ok(()) => {
+            delivery.ack(BasicAckOptions::default()).await?;
+        }
         Err(HandleError::Poison(reason)) => {
             let _entered = span.enter();
             tracing::warn!(queue = queue.name, message_id = ?msg.message_id, %reason, "dead-lettering poison message");
@@ -200,7 +202,7 @@ async fn process<H: Handler>(
             match dead_letters.publish(out).await {
                 Ok(()) => {
                     metrics.dead_lettered(queue.name);
-                    delivery.ack(BasicAckOptions::default()).await?
+                    delivery.ack(BasicAckOptions::default()).await?;
                 }
                 Err(e) => {
                     // Never drop a message we could not park: give it back to the queue.

@@ -3,9 +3,9 @@
 use crate::broker::Broker;
 use crate::error::MessagingError;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::publisher_confirm::{Confirmation, PublisherConfirm};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel};
+use lapin::{Confirmation, PublisherConfirm};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,8 +82,8 @@ impl Publisher {
         for msg in messages {
             match channel
                 .basic_publish(
-                    &msg.exchange,
-                    &msg.routing_key,
+                    msg.exchange.as_str().into(),
+                    msg.routing_key.as_str().into(),
                     BasicPublishOptions {
                         mandatory: true,
                         ..Default::default()

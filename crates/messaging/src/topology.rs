@@ -61,7 +61,7 @@ pub async fn declare(channel: &Channel) -> Result<(), lapin::Error> {
     };
     channel
         .exchange_declare(
-            EVENTS_EXCHANGE,
+            EVENTS_EXCHANGE.into(),
             ExchangeKind::Topic,
             durable,
             FieldTable::default(),
@@ -69,7 +69,7 @@ pub async fn declare(channel: &Channel) -> Result<(), lapin::Error> {
         .await?;
     channel
         .exchange_declare(
-            DEAD_LETTER_EXCHANGE,
+            DEAD_LETTER_EXCHANGE.into(),
             ExchangeKind::Direct,
             durable,
             FieldTable::default(),
@@ -82,13 +82,13 @@ pub async fn declare(channel: &Channel) -> Result<(), lapin::Error> {
     for spec in ALL_QUEUES {
         let dlq = spec.dead_letter_queue();
         channel
-            .queue_declare(&dlq, queue_opts, quorum_args())
+            .queue_declare(dlq.as_str().into(), queue_opts, quorum_args())
             .await?;
         channel
             .queue_bind(
-                &dlq,
-                DEAD_LETTER_EXCHANGE,
-                spec.name,
+                dlq.as_str().into(),
+                DEAD_LETTER_EXCHANGE.into(),
+                spec.name.into(),
                 QueueBindOptions::default(),
                 FieldTable::default(),
             )
@@ -107,12 +107,14 @@ pub async fn declare(channel: &Channel) -> Result<(), lapin::Error> {
             "x-delivery-limit".into(),
             AMQPValue::LongLongInt(DELIVERY_LIMIT),
         );
-        channel.queue_declare(spec.name, queue_opts, args).await?;
+        channel
+            .queue_declare(spec.name.into(), queue_opts, args)
+            .await?;
         channel
             .queue_bind(
-                spec.name,
-                EVENTS_EXCHANGE,
-                spec.binding_key,
+                spec.name.into(),
+                EVENTS_EXCHANGE.into(),
+                spec.binding_key.into(),
                 QueueBindOptions::default(),
                 FieldTable::default(),
             )

@@ -172,7 +172,7 @@ pub async fn wait_until_ready(
             Err(_) => last = "no answer before the deadline".to_owned(),
         }
         attempts += 1;
-        if attempts % 10 == 0 {
+        if attempts.is_multiple_of(10) {
             tracing::info!(last = %last, "still waiting for Shop");
         }
         tokio::select! {

@@ -246,7 +246,7 @@ impl TestApp {
         let mut got = Vec::new();
         while got.len() < want {
             match channel
-                .basic_get(queue, BasicGetOptions::default())
+                .basic_get(queue.into(), BasicGetOptions::default())
                 .await
                 .expect("basic.get")
             {
@@ -300,7 +300,7 @@ impl EventTap {
         let channel = broker.channel().await.expect("tap channel");
         let queue = channel
             .queue_declare(
-                "",
+                "".into(),
                 QueueDeclareOptions {
                     exclusive: true,
                     auto_delete: true,
@@ -312,9 +312,9 @@ impl EventTap {
             .expect("declare tap queue");
         channel
             .queue_bind(
-                queue.name().as_str(),
-                EVENTS_EXCHANGE,
-                "order.status_changed",
+                queue.name().clone(),
+                EVENTS_EXCHANGE.into(),
+                "order.status_changed".into(),
                 QueueBindOptions::default(),
                 FieldTable::default(),
             )
@@ -322,8 +322,8 @@ impl EventTap {
             .expect("bind tap queue");
         let mut consumer = channel
             .basic_consume(
-                queue.name().as_str(),
-                "tap",
+                queue.name().clone(),
+                "tap".into(),
                 BasicConsumeOptions {
                     no_ack: true,
                     ..Default::default()
