@@ -9,7 +9,7 @@
 //! (default `http://127.0.0.1:16686`).
 //!
 //! Layering, top-down: [`leftovers`] (clean-up) uses [`database`] and [`rabbit`], which name
-//! what they create with [`names`]; the other modules use no sibling but [`eventually`].
+//! what they create with [`names`]; the other modules use no sibling but [`mod@eventually`].
 
 pub mod database;
 pub mod eventually;
