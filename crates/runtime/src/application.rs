@@ -1,33 +1,13 @@
-//! [`Application`]: a built service, and its one shutdown. [`Service`]: what a service crate
-//! implements so `Application::<S>::build(config)` and [`crate::main`] work for it.
+//! [`Application`]: a built service, and its one shutdown.
 
-use crate::builder::Runtime;
 use anyhow::Context;
 use axum::Router;
 use futures::future::BoxFuture;
-use printflow_config::{ConfigError, ConfigSource};
 use sqlx::PgPool;
 use std::future::Future;
 use std::marker::PhantomData;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-
-/// One service: its settings and how it fills in a [`Runtime`].
-pub trait Service: Send + 'static {
-    /// The default `service.name` of its traces (`OTEL_SERVICE_NAME` overrides it), e.g.
-    /// `crm-api`; also names it in the start-up log line.
-    const NAME: &'static str;
-    /// Its version (`service.version` in traces).
-    const VERSION: &'static str;
-    /// Its settings.
-    type Config: Send;
-
-    /// Reads the settings; binaries pass the process environment, tests a map.
-    fn config(src: &dyn ConfigSource) -> Result<Self::Config, ConfigError>;
-
-    /// Connects, migrates and binds, and lists the routes, checks and background tasks.
-    fn runtime(config: Self::Config) -> impl Future<Output = anyhow::Result<Runtime>> + Send;
-}
 
 /// A background task waiting to be started with the shutdown token.
 pub(crate) struct Task {
@@ -38,8 +18,8 @@ pub(crate) struct Task {
 }
 
 /// A built, not yet running service: listener bound, database migrated, routes assembled.
-/// `S` is the [`Service`] it was built for (`()` when assembled by hand with
-/// [`Runtime::finish`]).
+/// `S` is the [`crate::Service`] it was built for (`()` when assembled by hand with
+/// [`crate::Runtime::finish`]).
 pub struct Application<S = ()> {
     /// The bound listener.
     listener: TcpListener,
@@ -67,15 +47,8 @@ impl<S> std::fmt::Debug for Application<S> {
     }
 }
 
-impl<S: Service> Application<S> {
-    /// Builds service `S` from `config`; nothing is served until [`Application::run`].
-    pub async fn build(config: S::Config) -> anyhow::Result<Application<S>> {
-        Ok(S::runtime(config).await?.finish())
-    }
-}
-
 impl<S> Application<S> {
-    /// Assembled by [`Runtime::finish`].
+    /// Assembled by [`crate::Runtime::finish`].
     pub(crate) fn new(
         listener: TcpListener,
         router: Router,

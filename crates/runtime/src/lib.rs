@@ -13,16 +13,22 @@
 //! - [`Application`]: serving and background tasks under one cancellation token, with the
 //!   ordering "stop tasks, wait for them, then close the pool";
 //! - [`main`]: a binary's whole `main` (telemetry init and flush around the above).
+//!
+//! Modules, top-down (each uses only those below it): `process` (`main`), `service`
+//! ([`Service`] and `Application::build`), `builder` ([`Runtime`]), `application`; beside them
+//! [`health`], [`schema`] and [`settings`], which use no sibling.
 
 mod application;
 mod builder;
 pub mod health;
 mod process;
 pub mod schema;
+mod service;
 pub mod settings;
 
-pub use application::{Application, Service};
+pub use application::Application;
 pub use builder::{Messaging, Runtime};
 pub use process::main;
 pub use schema::Schema;
+pub use service::Service;
 pub use settings::{BrokerSettings, DatabaseSettings, HttpSettings};

@@ -1,6 +1,7 @@
 //! The body of every service binary's `main`.
 
-use crate::application::{Application, Service};
+use crate::application::Application;
+use crate::service::Service;
 use printflow_config::ProcessEnv;
 
 /// Runs service `S` as a process: telemetry first (so start-up failures are logged and traced

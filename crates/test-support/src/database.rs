@@ -58,7 +58,7 @@ impl TestDatabase {
             .expect("connect to PostgreSQL as the test admin (is scripts/infra.sh up running?)");
         ensure_template(&mut admin, &template, migrate).await;
         // The creating process in the name: crate::leftovers keeps databases whose test runs.
-        let name = crate::leftovers::owned_name(&format!("test_{service}"), '_');
+        let name = crate::names::owned_name(&format!("test_{service}"), '_');
         admin
             .execute(format!(r#"CREATE DATABASE "{name}" TEMPLATE "{template}""#).as_str())
             .await

@@ -4,46 +4,17 @@
 //!
 //! Tests of another run may be running at the same time against the same PostgreSQL and
 //! RabbitMQ, so a name alone does not make a leftover. Each database and vhost carries the pid of
-//! the process that created it ([`owned_name`]), and only those whose process is gone are
+//! the process that created it ([`crate::names`]), and only those whose process is gone are
 //! removed; one still in use (a session on the database, a connection to the vhost) is kept too.
 //! Names without a pid (from before this scheme) count as ownerless and fall back on the in-use
 //! check alone. Pids are read from this machine's `/proc`: the tests and this cleanup run on the
 //! same host as the infrastructure.
 
 use crate::database::admin_url;
+use crate::names::owner_alive;
 use crate::rabbit::{api_base, management};
 use serde_json::Value;
 use sqlx::{Connection, Executor, PgConnection};
-
-/// `<prefix><sep><pid of this process><sep><random id>`: a database or vhost name that tells
-/// which process created it.
-pub fn owned_name(prefix: &str, sep: char) -> String {
-    format!(
-        "{prefix}{sep}{}{sep}{}",
-        std::process::id(),
-        uuid::Uuid::new_v4().simple()
-    )
-}
-
-/// The pid in a name made by [`owned_name`], if it has one.
-fn owner_pid(name: &str, sep: char) -> Option<u32> {
-    let mut parts = name.rsplitn(3, sep);
-    let id = parts.next()?;
-    let pid = parts.next()?;
-    parts.next()?;
-    let is_id = id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit());
-    let is_pid = !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit());
-    if is_id && is_pid {
-        pid.parse().ok()
-    } else {
-        None
-    }
-}
-
-/// Whether the process that created `name` may still use it: true while that process exists.
-fn owner_alive(name: &str, sep: char) -> bool {
-    owner_pid(name, sep).is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists())
-}
 
 /// Drops every database `select` accepts whose creating process is gone and that has no session,
 /// and returns their names. `DROP DATABASE` refuses a database with sessions, which is what
@@ -112,15 +83,7 @@ pub async fn remove_leftover_vhosts(select: impl Fn(&str) -> bool) -> Result<Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn owned_names_carry_this_process_as_their_live_owner() {
-        let db = owned_name("test_shop", '_');
-        assert_eq!(owner_pid(&db, '_'), Some(std::process::id()));
-        assert!(owner_alive(&db, '_'));
-        let vhost = owned_name("test", '-');
-        assert_eq!(owner_pid(&vhost, '-'), Some(std::process::id()));
-    }
+    use crate::names::owned_name;
 
     /// A pid whose process has exited (and been reaped).
     fn gone_pid() -> u32 {
@@ -176,14 +139,5 @@ mod tests {
         .await
         .and_then(|r| r.error_for_status())
         .expect("the live owner's vhost is still there");
-    }
-
-    #[test]
-    fn names_without_a_pid_have_no_owner() {
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        assert_eq!(owner_pid(&format!("test_shop_{id}"), '_'), None);
-        assert_eq!(owner_pid(&format!("test-{id}"), '-'), None);
-        assert_eq!(owner_pid(&format!("test_shop_12_{}", &id[..8]), '_'), None);
-        assert!(!owner_alive(&format!("test-{id}"), '-'));
     }
 }

@@ -7,12 +7,16 @@
 //! (default `amqp://guest:guest@127.0.0.1:5672`) and `PRINTFLOW_TEST_RABBITMQ_API` (default
 //! `http://guest:guest@127.0.0.1:15672`); Jaeger's query API from `PRINTFLOW_TEST_JAEGER_API`
 //! (default `http://127.0.0.1:16686`).
+//!
+//! Layering, top-down: [`leftovers`] (clean-up) uses [`database`] and [`rabbit`], which name
+//! what they create with [`names`]; the other modules use no sibling but [`mod@eventually`].
 
 pub mod database;
 pub mod eventually;
 pub mod jaeger;
 pub mod leftovers;
 pub mod monitoring;
+pub mod names;
 pub mod openapi;
 pub mod rabbit;
 

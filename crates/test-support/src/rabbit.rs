@@ -35,7 +35,7 @@ impl TestVhost {
     /// Creates a vhost named `test-<pid>-<uuid>` and grants `guest` full rights on it.
     pub async fn new() -> TestVhost {
         // The creating process in the name: crate::leftovers keeps vhosts whose test runs.
-        let name = crate::leftovers::owned_name("test", '-');
+        let name = crate::names::owned_name("test", '-');
         let http = reqwest::Client::new();
         let base = api_base();
         http.put(format!("{base}/api/vhosts/{name}"))

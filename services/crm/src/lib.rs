@@ -7,7 +7,8 @@
 //!   recorded in an inbox and applied exactly once, in sequence order, through the shared state
 //!   machine; duplicates, stale and illegal events are recorded but never move a status.
 //! - [`status_trace`]: the span events that record status changes, shared by the consumer and
-//!   cancellation.
+//!   cancellation, and [`status_trace::EventOutcome`] (what became of a status event), which
+//!   lives there, below both [`metrics`] and [`status_events`], so neither imports the other's.
 //! - [`customers`]: customer records (personal data stays here; events carry only ids).
 //! - [`metrics`]: orders per status, time in status, lead time, status-event outcomes and the
 //!   overstay gauges against the limits of [`status_limits`] (`CRM_STATUS_LIMITS`), served at
@@ -18,6 +19,10 @@
 //! Errors: each area has its own error enum converted into `printflow_web::ApiError` at the
 //! handler boundary; the consumer answers `HandleError::Poison` for messages that can never be
 //! applied (they are dead-lettered with the reason) and `Transient` for database trouble.
+//!
+//! Layering, top-down (a module uses only those below it; `tools/layering` checks that none
+//! import each other): `app`; `routes`; `orders`, `customers`, `state`; `status_events`;
+//! `metrics`; `config`; `db`, `status_limits`, `status_trace`.
 
 pub mod app;
 pub mod config;

@@ -15,8 +15,14 @@
 //! - [`routes`]: the HTTP API, reading the [`state::AppState`]; [`app`]: what MES adds to the
 //!   shared runtime (`printflow-runtime`), including its background tasks; [`config`]: `MES_*`
 //!   settings.
+//!
+//! Layering, top-down (a module uses only those below it; `tools/layering` checks that none
+//! import each other): `app`; `routes`; `printers`, `operator`, `scheduler`; `jobs`;
+//! `assignment` (which printer a job queues on), `shop_client`, `stl`, `state`, `config`,
+//! `production`, `metrics`.
 
 pub mod app;
+pub mod assignment;
 pub mod config;
 pub mod jobs;
 pub mod metrics;

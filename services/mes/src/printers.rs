@@ -1,11 +1,12 @@
 //! The printer farm: creation at start-up, queue assignment, pause/resume and the views the
 //! operator endpoints show.
 
+use crate::assignment::QUEUED;
 use crate::jobs::trace_context::printer_state_span;
 use crate::jobs::Job;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{FromRow, PgConnection, PgPool};
+use sqlx::{FromRow, PgPool};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
@@ -67,9 +68,6 @@ pub struct PrinterView {
     pub queue_length: usize,
 }
 
-/// Statuses that occupy a printer's queue.
-const QUEUED: &str = "('ACCEPTED', 'PRINTING')";
-
 /// Creates `printer-1..=count` where missing.
 pub async fn ensure_printers(pool: &PgPool, count: u32) -> Result<(), sqlx::Error> {
     sqlx::query(
@@ -81,21 +79,6 @@ pub async fn ensure_printers(pool: &PgPool, count: u32) -> Result<(), sqlx::Erro
     .execute(pool)
     .await
     .map(|_| ())
-}
-
-/// The printer a newly accepted job should queue on: the shortest queue among unpaused
-/// printers, or the shortest of all if every printer is paused (the job then waits for a
-/// resume rather than being refused). `None` only if there are no printers at all.
-pub async fn pick_printer(conn: &mut PgConnection) -> Result<Option<i32>, sqlx::Error> {
-    sqlx::query_scalar(&format!(
-        "SELECT p.id FROM printers p
-         LEFT JOIN jobs j ON j.printer_id = p.id AND j.status IN {QUEUED}
-         GROUP BY p.id
-         ORDER BY p.paused, count(j.id), p.id
-         LIMIT 1"
-    ))
-    .fetch_optional(conn)
-    .await
 }
 
 /// Every printer with its queue.

@@ -17,6 +17,10 @@
 //!
 //! [`app`] lists what the Shop adds to the shared runtime (`printflow-runtime`): routes
 //! ([`routes`], reading the [`state::AppState`]), checks and settings ([`config::Config`]).
+//!
+//! Layering, top-down (a module uses only those below it; `tools/layering` checks that none
+//! import each other): `app`; `routes`; `state`; `orders`; `designs`; `catalog`; `model`;
+//! `config`, `metrics`.
 
 pub mod app;
 pub mod catalog;

@@ -5,20 +5,6 @@ use printflow_layering::{cycles, module_graph};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// Circles that exist today and are being untangled, by member path: tolerated, so branches
-/// that fix them can be merged in any order. When one is gone the test says so on stderr;
-/// delete its entry then, so it cannot come back.
-const KNOWN: &[(&str, &[&str])] = &[
-    // Shop's `app` builds the router from `routes`, whose handlers take `app`'s state.
-    ("services/shop", &["app", "routes"]),
-    // MES's job transitions pick a printer; `printers` reads jobs.
-    ("services/mes", &["jobs", "printers"]),
-    // The service runtime's builder and the application it builds.
-    ("crates/runtime", &["application", "builder"]),
-    // Test databases and vhosts and the clean-up of their leftovers.
-    ("crates/test-support", &["database", "leftovers", "rabbit"]),
-];
-
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .ancestors()
@@ -51,22 +37,11 @@ fn no_module_imports_a_module_that_imports_it_back() {
             continue;
         }
         let graph = module_graph(&src).unwrap_or_else(|e| panic!("{member}: {e}"));
-        let found = cycles(&graph);
-        let known: Vec<Vec<String>> = KNOWN
-            .iter()
-            .filter(|(path, _)| path == member)
-            .map(|(_, group)| group.iter().map(|m| (*m).to_owned()).collect())
-            .collect();
-        for group in &found {
-            if !known.contains(group) {
-                problems.push(format!(
-                    "{member}: modules {group:?} import each other; move what they share into a \
-                     module below them"
-                ));
-            }
-        }
-        for group in known.iter().filter(|group| !found.contains(group)) {
-            eprintln!("{member}: {group:?} no longer import each other; remove it from KNOWN");
+        for group in cycles(&graph) {
+            problems.push(format!(
+                "{member}: modules {group:?} import each other; move what they share into a \
+                 module below them"
+            ));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));

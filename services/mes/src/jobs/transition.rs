@@ -121,7 +121,7 @@ async fn change(
     };
     let requeue = to == OrderStatus::Accepted;
     let printer = if requeue {
-        crate::printers::pick_printer(&mut *conn).await?
+        crate::assignment::pick_printer(&mut *conn).await?
     } else {
         None
     };
