@@ -9,7 +9,7 @@ use printflow_contracts::OrderStatus;
 use printflow_crm::orders::list::OrderPage;
 use printflow_crm::orders::read::HistoryView;
 use printflow_crm::status_events::EventOutcome;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

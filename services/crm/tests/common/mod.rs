@@ -1,6 +1,9 @@
 //! Shared test plumbing: a migrated database and a private vhost per test, the CRM application
 //! started on port 0 in a task, and helpers to talk to it over HTTP and RabbitMQ.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of the harness"
+)]
 
 use chrono::Utc;
 use futures::future::BoxFuture;
