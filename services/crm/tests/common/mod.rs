@@ -210,8 +210,11 @@ pub fn order_request() -> CreateOrderRequest {
     CreateOrderRequest {
         order_id: Uuid::now_v7(),
         customer: CustomerInput {
-            name: format!("Test Customer {}", &n[..6]),
-            email: format!("customer-{}@example.org", &n[..12]),
+            name: format!("Test Customer {}", n.get(..6).expect("32 hex digits")),
+            email: format!(
+                "customer-{}@example.org",
+                n.get(..12).expect("32 hex digits")
+            ),
             phone: Some("+49 30 1234567".into()),
         },
         design_id: Uuid::now_v7(),
