@@ -167,6 +167,7 @@ fn properties(msg: &OutgoingMessage) -> BasicProperties {
         .with_delivery_mode(2)
         .with_content_type("application/json".into())
         .with_message_id(msg.message_id.clone().into())
-        .with_timestamp(chrono::Utc::now().timestamp().max(0) as u64)
+        // A clock before 1970 is a broken clock; 0 says "unknown" rather than a far-future time.
+        .with_timestamp(u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0))
         .with_headers(headers)
 }

@@ -91,14 +91,14 @@ impl Scrape {
 
 fn sample(line: &str) -> Result<Sample, ParseError> {
     let err = || ParseError(line.to_owned());
-    let (series, rest) = match line.find(['{', ' ']) {
-        Some(i) if line.as_bytes()[i] == b'{' => {
-            let (labels, after) = labels(&line[i..]).ok_or_else(err)?;
-            ((line[..i].to_owned(), labels), after)
-        }
-        Some(i) => ((line[..i].to_owned(), BTreeMap::new()), &line[i..]),
-        None => return Err(err()),
+    let at = line.find(['{', ' ']).ok_or_else(err)?;
+    let (name, tail) = line.split_at_checked(at).ok_or_else(err)?;
+    let (label_map, rest) = if tail.starts_with('{') {
+        labels(tail).ok_or_else(err)?
+    } else {
+        (BTreeMap::new(), tail)
     };
+    let series = (name.to_owned(), label_map);
     let rest = rest.trim_start();
     let (value, exemplar_part) = match rest.split_once(" # ") {
         Some((v, e)) => (v, Some(e)),
@@ -131,11 +131,11 @@ fn parse_value(text: &str) -> Option<f64> {
 /// Parses `{k="v",…}` at the start of `text`; the labels and what follows the `}`.
 fn labels(text: &str) -> Option<(BTreeMap<String, String>, &str)> {
     let mut out = BTreeMap::new();
-    let mut chars = text.strip_prefix('{')?.char_indices().peekable();
-    let body = &text[1..];
+    let body = text.strip_prefix('{')?;
+    let mut chars = body.char_indices().peekable();
     loop {
         match chars.peek() {
-            Some((i, '}')) => return Some((out, &body[i + 1..])),
+            Some((i, '}')) => return Some((out, body.get(i + 1..)?)),
             Some((_, ',')) | Some((_, ' ')) => {
                 chars.next();
             }

@@ -54,6 +54,10 @@ impl Drop for TelemetryGuard {
     }
 }
 
+#[allow(
+    clippy::print_stderr,
+    reason = "runs while the subscriber is being torn down, so a tracing event may go nowhere"
+)]
 fn shutdown_provider(provider: SdkTracerProvider) {
     if let Err(e) = provider.force_flush() {
         eprintln!("telemetry: flushing spans failed: {e}");
@@ -142,6 +146,11 @@ fn exporter(settings: &ExporterSettings) -> Result<SpanExporter, ExporterBuildEr
 ///   log lines with `trace_id` / `span_id`, and the OpenTelemetry layer.
 ///
 /// A setting that does not parse is an error naming the variable, as for every other setting.
+#[allow(
+    clippy::print_stderr,
+    reason = "an exporter that cannot be built is reported before the subscriber is installed, \
+              so a tracing event would be lost"
+)]
 pub fn init(
     src: &dyn ConfigSource,
     default_service_name: &'static str,

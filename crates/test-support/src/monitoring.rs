@@ -106,7 +106,7 @@ fn copy_rules(into: &Path) {
             .map(|line| {
                 let trimmed = line.trim_start();
                 if trimmed.starts_with("for:") {
-                    let indent = &line[..line.len() - trimmed.len()];
+                    let indent = line.strip_suffix(trimmed).unwrap_or_default();
                     format!("{indent}for: 1s")
                 } else {
                     line.to_owned()

@@ -50,7 +50,8 @@ mod tests {
         let id = uuid::Uuid::new_v4().simple().to_string();
         assert_eq!(owner_pid(&format!("test_shop_{id}"), '_'), None);
         assert_eq!(owner_pid(&format!("test-{id}"), '-'), None);
-        assert_eq!(owner_pid(&format!("test_shop_12_{}", &id[..8]), '_'), None);
+        let short: String = id.chars().take(8).collect();
+        assert_eq!(owner_pid(&format!("test_shop_12_{short}"), '_'), None);
         assert!(!owner_alive(&format!("test-{id}"), '-'));
     }
 }

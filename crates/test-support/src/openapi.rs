@@ -182,16 +182,15 @@ fn resolve<'a>(doc: &'a Value, node: &'a Value) -> &'a Value {
 fn fill(path: &str) -> String {
     let mut out = String::new();
     let mut rest = path;
-    while let Some(start) = rest.find('{') {
-        let end = rest[start..].find('}').expect("closing brace") + start;
-        out.push_str(&rest[..start]);
-        let name = &rest[start + 1..end];
+    while let Some((before, after)) = rest.split_once('{') {
+        let (name, tail) = after.split_once('}').expect("closing brace");
+        out.push_str(before);
         if (name == "id" && !path.starts_with("/printers")) || name.ends_with("_id") {
             out.push_str(&uuid::Uuid::new_v4().to_string());
         } else {
             out.push('1');
         }
-        rest = &rest[end + 1..];
+        rest = tail;
     }
     out.push_str(rest);
     out

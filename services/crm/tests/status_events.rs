@@ -69,7 +69,7 @@ async fn events_out_of_order_are_applied_in_sequence_order() {
     let t = spawn_app().await;
     let order = t.create_order().await;
     let id = order.order_id;
-    let event = |seq: i64| status_event(id, seq, HAPPY[seq as usize - 1]);
+    let event = |seq: i64| status_event(id, seq, HAPPY[usize::try_from(seq - 1).unwrap()]);
 
     t.publish(&event(1)).await;
     let three = event(3);

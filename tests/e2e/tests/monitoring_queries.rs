@@ -214,15 +214,15 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
         let mut out = String::new();
         let mut rest = cleaned.as_str();
         while let Some(pos) = find_word(rest, kw) {
-            out.push_str(&rest[..pos]);
-            let after = rest[pos + kw.len()..].trim_start();
-            if let Some(stripped) = after.strip_prefix('(') {
-                match stripped.find(')') {
-                    Some(end) => rest = &stripped[end + 1..],
-                    None => rest = "",
-                }
+            let (before, from_kw) = rest.split_at(pos);
+            out.push_str(before);
+            let after_kw = from_kw
+                .strip_prefix(kw)
+                .expect("find_word found the keyword here");
+            if let Some(stripped) = after_kw.trim_start().strip_prefix('(') {
+                rest = stripped.split_once(')').map_or("", |(_, tail)| tail);
             } else {
-                rest = &rest[pos + kw.len()..];
+                rest = after_kw;
             }
             out.push(' ');
         }
@@ -242,7 +242,7 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
 fn find_word(hay: &str, word: &str) -> Option<usize> {
     let bytes = hay.as_bytes();
     let mut start = 0;
-    while let Some(i) = hay[start..].find(word) {
+    while let Some(i) = hay.get(start..).and_then(|rest| rest.find(word)) {
         let at = start + i;
         let before = at == 0 || !(bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_');
         let end = at + word.len();
@@ -269,7 +269,7 @@ async fn send_probe_span() {
         {"key": "service.name", "value": {"stringValue": "monitoring-probe"}}]},
         "scopeSpans": [{"scope": {"name": "test"}, "spans": [{
             "traceId": uuid::Uuid::new_v4().simple().to_string(),
-            "spanId": &uuid::Uuid::new_v4().simple().to_string()[..16],
+            "spanId": format!("{:016x}", uuid::Uuid::new_v4().as_u64_pair().0),
             "name": "probe", "kind": 2,
             "startTimeUnixNano": (now - 5_000_000).to_string(),
             "endTimeUnixNano": now.to_string()}]}]}]});

@@ -220,7 +220,7 @@ async fn a_dead_lettered_message_keeps_its_trace_and_shows_why() {
 
     // The producer's context, as a real producer would have injected it.
     let trace = uuid::Uuid::new_v4().simple().to_string();
-    let parent = &uuid::Uuid::new_v4().simple().to_string()[..16];
+    let parent = &format!("{:016x}", uuid::Uuid::new_v4().as_u64_pair().0);
     vhost
         .publish_raw_with_headers(
             "printflow.events",
@@ -246,7 +246,7 @@ async fn a_dead_lettered_message_keeps_its_trace_and_shows_why() {
     let consume = t.named("process crm.order_status_changed", Some("crm-api"))[0];
     assert_eq!(
         consume.parent_id.as_deref(),
-        Some(parent),
+        Some(parent.as_str()),
         "continues the producer's trace"
     );
     assert!(consume.is_error());

@@ -269,9 +269,8 @@ fn without_test_items(code: &str) -> String {
     const MARK: &str = "#[cfg(test)]";
     let mut out = String::with_capacity(code.len());
     let mut rest = code;
-    while let Some(at) = rest.find(MARK) {
-        out.push_str(&rest[..at]);
-        let item = &rest[at + MARK.len()..];
+    while let Some((before, item)) = rest.split_once(MARK) {
+        out.push_str(before);
         let mut depth = 0usize;
         let mut end = item.len();
         for (k, c) in item.char_indices() {
@@ -291,7 +290,8 @@ fn without_test_items(code: &str) -> String {
                 _ => {}
             }
         }
-        rest = &item[end..];
+        // `end` is just past an ASCII `}` or `;`, or the end: always a character boundary.
+        rest = item.get(end..).unwrap_or_default();
     }
     out.push_str(rest);
     out

@@ -16,9 +16,9 @@ fn workspace_root() -> PathBuf {
 /// The `members = [...]` entries of the root manifest.
 fn members(root: &Path) -> Vec<String> {
     let manifest = fs::read_to_string(root.join("Cargo.toml")).expect("root Cargo.toml");
-    let start = manifest.find("members").expect("a members list");
-    let list = &manifest[start..];
-    let list = &list[list.find('[').expect("[") + 1..list.find(']').expect("]")];
+    let (_, list) = manifest.split_once("members").expect("a members list");
+    let (_, list) = list.split_once('[').expect("[");
+    let (list, _) = list.split_once(']').expect("]");
     list.split(',')
         .map(|m| m.trim().trim_matches('"').to_owned())
         .filter(|m| !m.is_empty())

@@ -7,6 +7,10 @@ use printflow_web::server::shutdown_signal;
 use std::process::ExitCode;
 
 #[tokio::main]
+#[allow(
+    clippy::print_stderr,
+    reason = "the last word of a command-line tool, after its tracing output"
+)]
 async fn main() -> ExitCode {
     // Exits with 2 and the usage on a bad flag or variable, with 0 after `--help`.
     let cli = Cli::parse();

@@ -1,4 +1,8 @@
 //! The two ways to run: continuously at a rate, or once through every journey.
+#![allow(
+    clippy::print_stdout,
+    reason = "the per-journey lines and the summary are the tool's command-line output"
+)]
 
 use crate::config::Config;
 use crate::journeys::{self, Context, Journey};

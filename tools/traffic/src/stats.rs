@@ -185,6 +185,10 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Option<Duration> {
     if sorted.is_empty() {
         return None;
     }
+    #[allow(
+        clippy::cast_sign_loss,
+        reason = "a negative `p` gives a negative rank, which saturates to 0 and is clamped to 1"
+    )]
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     Some(sorted[rank.clamp(1, sorted.len()) - 1])
 }

@@ -2,6 +2,11 @@
 //! left behind, keeping those of test processes still running (see
 //! `printflow_test_support::leftovers`). Run by `scripts/test.sh` before the tests; settings are
 //! the tests' own `PRINTFLOW_TEST_*` variables. Best effort: a failure is reported, not fatal.
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line tool run by scripts/test.sh; its lines are the report"
+)]
 
 use printflow_test_support::leftovers::{remove_leftover_databases, remove_leftover_vhosts};
 

@@ -1,6 +1,9 @@
 //! Shared test plumbing: a migrated database and a private vhost per test, the CRM application
 //! started on port 0 in a task, and helpers to talk to it over HTTP and RabbitMQ.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of the harness"
+)]
 
 use chrono::Utc;
 use futures::future::BoxFuture;
@@ -208,8 +211,11 @@ pub fn order_request() -> CreateOrderRequest {
     CreateOrderRequest {
         order_id: Uuid::now_v7(),
         customer: CustomerInput {
-            name: format!("Test Customer {}", &n[..6]),
-            email: format!("customer-{}@example.org", &n[..12]),
+            name: format!("Test Customer {}", n.get(..6).expect("32 hex digits")),
+            email: format!(
+                "customer-{}@example.org",
+                n.get(..12).expect("32 hex digits")
+            ),
             phone: Some("+49 30 1234567".into()),
         },
         spec: PrintSpec {

@@ -1,7 +1,10 @@
 //! Test harness: MES on port 0 against its own database and vhost, a stand-in Shop serving
 //! model files, a tap on the published `order.status_changed` events, and helpers to publish
 //! `order.created`.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of the harness"
+)]
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

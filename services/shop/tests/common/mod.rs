@@ -1,7 +1,10 @@
 //! Starts a real Shop (own database cloned from the migrated template, own model directory)
 //! on port 0 and talks to it over HTTP.
 
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of the harness"
+)]
 
 use futures::future::BoxFuture;
 use printflow_shop::app::Application;

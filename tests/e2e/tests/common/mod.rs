@@ -2,7 +2,10 @@
 //! and to one RabbitMQ vhost (or a private broker), the way `scripts/stack.sh` wires the real
 //! binaries.
 
-#![allow(dead_code)] // each test file uses a different part of the harness
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of the harness"
+)]
 
 pub mod processes;
 

@@ -87,7 +87,11 @@ mod tests {
         let mut seen = HashSet::new();
         for _ in 0..2000 {
             let c = random_customer(&mut rng);
-            let n: u32 = c.email["customer-".len()..c.email.len() - "@example.test".len()]
+            let n: u32 = c
+                .email
+                .strip_prefix("customer-")
+                .and_then(|rest| rest.strip_suffix("@example.test"))
+                .unwrap()
                 .parse()
                 .unwrap();
             assert!((1..=CUSTOMER_POOL).contains(&n));
