@@ -97,7 +97,7 @@ mod tests {
     use serde_json::json;
 
     #[derive(Debug, Deserialize)]
-    #[allow(dead_code)]
+    #[allow(dead_code, reason = "only deserialised: the tests look at the errors")]
     struct Body {
         quantity: i32,
         customer: Customer,
@@ -105,14 +105,14 @@ mod tests {
     }
 
     #[derive(Debug, Deserialize)]
-    #[allow(dead_code)]
+    #[allow(dead_code, reason = "only deserialised: the tests look at the errors")]
     struct Customer {
         name: String,
         phone: Option<String>,
     }
 
     #[derive(Debug, Deserialize)]
-    #[allow(dead_code)]
+    #[allow(dead_code, reason = "only deserialised: the tests look at the errors")]
     struct Item {
         value: f64,
     }

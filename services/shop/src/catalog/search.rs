@@ -508,7 +508,8 @@ fn record_rejection(span: &tracing::Span, raw_query: &str, err: &CatalogError) {
 /// At most `max` characters of `s` (never splits a character).
 pub fn truncate_chars(s: &str, max: usize) -> &str {
     match s.char_indices().nth(max) {
-        Some((end, _)) => &s[..end],
+        // `end` is a char boundary (it came from `char_indices`), so `get` always succeeds.
+        Some((end, _)) => s.get(..end).unwrap_or(s),
         None => s,
     }
 }

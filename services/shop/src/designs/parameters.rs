@@ -170,8 +170,9 @@ impl DesignParameters {
 /// Normalises a colour: a palette name (any case) or `#rrggbb`; `None` if neither.
 pub fn normalise_colour(raw: &str) -> Option<String> {
     let c = raw.trim().to_ascii_lowercase();
-    let is_hex =
-        c.len() == 7 && c.starts_with('#') && c[1..].chars().all(|ch| ch.is_ascii_hexdigit());
+    let is_hex = c
+        .strip_prefix('#')
+        .is_some_and(|h| h.len() == 6 && h.chars().all(|ch| ch.is_ascii_hexdigit()));
     (is_hex || PALETTE.contains(&c.as_str())).then_some(c)
 }
 
