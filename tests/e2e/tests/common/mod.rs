@@ -259,9 +259,11 @@ impl Stack {
         order["order_id"].as_str().expect("order_id").to_owned()
     }
 
-    /// Waits until CRM reports `status` for the order.
+    /// Waits until the order has reached `status`: CRM's history holds a change to it. The
+    /// history, not the current status, because a status the simulated farm leaves within a few
+    /// milliseconds (ACCEPTED, PRINTING) may never be seen by a poll of the current one.
     pub async fn wait_for_status(&self, order_id: &str, status: &str, timeout: Duration) {
-        let url = format!("{}/orders/{order_id}/status", self.crm);
+        let url = format!("{}/orders/{order_id}/history", self.crm);
         eventually(
             &format!("order {order_id} to reach {status}"),
             timeout,
@@ -270,7 +272,11 @@ impl Stack {
                 async move {
                     let resp = self.http.get(&url).send().await.ok()?;
                     let body: Value = resp.json().await.ok()?;
-                    (body["status"] == status).then_some(())
+                    body["entries"]
+                        .as_array()?
+                        .iter()
+                        .any(|entry| entry["to_status"] == status)
+                        .then_some(())
                 }
             },
         )
