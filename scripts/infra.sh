@@ -14,17 +14,19 @@
 #   reload       re-render the Prometheus and Alertmanager configs and reload them
 #   rabbitmqctl  rabbitmqctl against our node (e.g. `list_queues`)
 #
-# COMPONENT: postgres, rabbitmq, jaeger, monitoring (Prometheus + Alertmanager); default all.
-# Settings (README): every *_PORT, PG_USER, PG_PASSWORD, PRINTFLOW_DATA_DIR,
-# JAEGER_STORAGE=memory|badger, ALERT_WEBHOOK_URL.
+# COMPONENT: postgres, rabbitmq, jaeger, monitoring (Prometheus + Alertmanager), keycloak;
+# default all.
+# Settings (README): every *_PORT, PG_USER, PG_PASSWORD, PRINTFLOW_DATA_DIR, PRINTFLOW_CACHE_DIR,
+# JAEGER_STORAGE=memory|badger, ALERT_WEBHOOK_URL, KEYCLOAK_ADMIN_PASSWORD and the realm's
+# PRINTFLOW_DEV_PASSWORD_* / PRINTFLOW_*_CLIENT_SECRET overrides (docs/security.md).
 
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-PACKAGES=(postgresql rabbitmq-server curl jq prometheus prometheus-alertmanager)
+PACKAGES=(postgresql rabbitmq-server curl jq unzip prometheus prometheus-alertmanager)
 DATABASES=(printflow_shop printflow_crm printflow_mes)
-COMPONENTS=(postgres rabbitmq jaeger monitoring)
+COMPONENTS=(postgres rabbitmq jaeger monitoring keycloak)
 
 PG_DATA="$DATA_DIR/postgres"
 RMQ_BASE="$DATA_DIR/rabbitmq"
@@ -45,6 +47,15 @@ PROM_URL="http://127.0.0.1:$PROMETHEUS_PORT"
 AM_URL="http://127.0.0.1:$ALERTMANAGER_PORT"
 DEFAULT_WEBHOOK_URL=http://127.0.0.1:9099/alerts
 ALERT_WEBHOOK_URL="${ALERT_WEBHOOK_URL:-$DEFAULT_WEBHOOK_URL}"
+KEYCLOAK_VERSION=26.7.3
+# The downloaded zip stays in Maven's local repository and the unpacked, built distribution in
+# the cache dir, both outside the checkout: a fresh clone neither downloads nor rebuilds it.
+CACHE_DIR="${PRINTFLOW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/printflow}"
+# `kc.sh build` options: part of the cached distribution's name, so changing them rebuilds.
+KEYCLOAK_BUILD_OPTS=(--db=dev-file --health-enabled=false --metrics-enabled=false)
+KEYCLOAK_DIST="$CACHE_DIR/keycloak-$KEYCLOAK_VERSION-$(printf '%s' "${KEYCLOAK_BUILD_OPTS[*]}" | sha256sum | cut -c1-8)"
+KEYCLOAK_HOME="$DATA_DIR/keycloak"
+KEYCLOAK_URL="http://127.0.0.1:$KEYCLOAK_PORT"
 
 # ------------------------------------------------------------------------------------ install
 
@@ -368,6 +379,101 @@ status_monitoring() {
     daemon_status prometheus "$PROM_URL/classic/graph  $targets" || ok=1
     daemon_status alertmanager "$AM_URL/" || ok=1
     return "$ok"
+}
+
+# ----------------------------------------------------------------------------------- keycloak
+
+# Java and Maven come with the machine; on one without them, Debian's packages do.
+require_java() {
+    command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1 && return 0
+    apt_install openjdk-17-jre-headless maven
+}
+
+# The built distribution, once per machine: Maven fetches the zip (or finds it in ~/.m2), then
+# `kc.sh build` fixes the build-time options. Built in a temporary dir and renamed, so an
+# interrupted build never looks finished.
+keycloak_dist() {
+    [[ -x "$KEYCLOAK_DIST/bin/kc.sh" && -f "$KEYCLOAK_DIST/.built" ]] && return 0
+    require_java
+    local tmp start_us
+    start_us=$(now_us)
+    mkdir -p -- "$CACHE_DIR"
+    tmp="$(mktemp -d "$CACHE_DIR/.keycloak.XXXXXX")"
+    log "fetching Keycloak $KEYCLOAK_VERSION (Maven; about 180 MB the first time on this machine)"
+    mvn -q -B dependency:copy -Dartifact="org.keycloak:keycloak-quarkus-dist:$KEYCLOAK_VERSION:zip" \
+        -DoutputDirectory="$tmp" >"$tmp/mvn.log" 2>&1 ||
+        { show_logs "$tmp/mvn.log" && rm -rf -- "$tmp" && die "could not fetch Keycloak $KEYCLOAK_VERSION with Maven"; }
+    unzip -q "$tmp/keycloak-quarkus-dist-$KEYCLOAK_VERSION.zip" -d "$tmp" && rm -f -- "$tmp"/*.zip
+    log "building Keycloak ($(printf '%s ' "${KEYCLOAK_BUILD_OPTS[@]}")) -- about a minute"
+    "$tmp/keycloak-$KEYCLOAK_VERSION/bin/kc.sh" build "${KEYCLOAK_BUILD_OPTS[@]}" >"$tmp/build.log" 2>&1 ||
+        { show_logs "$tmp/build.log" && rm -rf -- "$tmp" && die "kc.sh build failed"; }
+    touch "$tmp/keycloak-$KEYCLOAK_VERSION/.built"
+    rm -rf -- "$KEYCLOAK_DIST"
+    mv -- "$tmp/keycloak-$KEYCLOAK_VERSION" "$KEYCLOAK_DIST"
+    rm -rf -- "$tmp"
+    log "Keycloak ready to run in $(elapsed_since "$start_us")"
+}
+
+# The realm files decide what is imported; a change means a fresh import (see up_keycloak).
+realm_stamp() { cat "$ROOT"/config/keycloak/*-realm.json | sha256sum | cut -d' ' -f1; }
+
+ready_keycloak() { http_ok "$KEYCLOAK_URL/realms/printflow/.well-known/openid-configuration"; }
+
+# The realm's ${VAR:default} placeholders read the environment of the Keycloak process, which
+# starts with a clean one: pass on the overrides that are set.
+keycloak_env() {
+    KEYCLOAK_ENV=(JAVA_OPTS_KC_HEAP="-Xms64m -Xmx384m"
+        KC_BOOTSTRAP_ADMIN_USERNAME=admin
+        KC_BOOTSTRAP_ADMIN_PASSWORD="${KEYCLOAK_ADMIN_PASSWORD:-admin-dev-only}")
+    local var
+    while read -r var; do
+        KEYCLOAK_ENV+=("$var=${!var}")
+    done < <(compgen -e | grep -E '^PRINTFLOW_(DEV_PASSWORD_[A-Z]+|[A-Z_]+_CLIENT_SECRET)$' || true)
+}
+
+up_keycloak() {
+    keycloak_dist
+    id -u keycloak >/dev/null 2>&1 ||
+        useradd --system --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin keycloak
+    if daemon_running keycloak; then
+        [[ "$(cat "$KEYCLOAK_HOME/realm.stamp" 2>/dev/null)" == "$(realm_stamp)" ]] ||
+            warn "config/keycloak changed since Keycloak started: run '$0 down keycloak' and '$0 up keycloak' to re-import"
+    else
+        ports_free Keycloak "$KEYCLOAK_PORT"
+        # A private copy per checkout: the dev-file database and Quarkus' work files live in the
+        # distribution's data/. Refreshed when the cached distribution is newer.
+        if [[ ! -f "$KEYCLOAK_HOME/dist/.built" || "$KEYCLOAK_DIST/.built" -nt "$KEYCLOAK_HOME/dist/.built" ]]; then
+            rm -rf -- "$KEYCLOAK_HOME/dist"
+            mkdir -p -- "$KEYCLOAK_HOME"
+            cp -a -- "$KEYCLOAK_DIST" "$KEYCLOAK_HOME/dist"
+        fi
+        # --import-realm skips a realm that exists: a changed realm file starts from an empty
+        # (dev-only) database, so what runs is what config/keycloak says.
+        if [[ "$(cat "$KEYCLOAK_HOME/realm.stamp" 2>/dev/null)" != "$(realm_stamp)" ]]; then
+            [[ ! -d "$KEYCLOAK_HOME/dist/data/h2" ]] || log "config/keycloak changed: Keycloak starts from a fresh import"
+            rm -rf -- "$KEYCLOAK_HOME/dist/data"
+        fi
+        mkdir -p -- "$KEYCLOAK_HOME/dist/data/import"
+        cp -- "$ROOT"/config/keycloak/*-realm.json "$KEYCLOAK_HOME/dist/data/import/"
+        realm_stamp >"$KEYCLOAK_HOME/realm.stamp"
+        chown -R keycloak:keycloak -- "$KEYCLOAK_HOME/dist/data"
+        ensure_traversable keycloak "$KEYCLOAK_HOME/dist"
+        keycloak_env
+        log "starting Keycloak $KEYCLOAK_VERSION on $KEYCLOAK_URL"
+        # --hostname pins the issuer (otherwise it follows the request's Host header);
+        # --cache=local is a run-time option (build does not keep it) and without it Keycloak
+        # opens cluster ports on the external interface; --http-host keeps it on loopback.
+        daemon_start keycloak keycloak "${KEYCLOAK_ENV[@]}" "$KEYCLOAK_HOME/dist/bin/kc.sh" start --optimized \
+            --http-enabled=true --http-host=127.0.0.1 --http-port="$KEYCLOAK_PORT" \
+            --hostname="$KEYCLOAK_URL" --cache=local --import-realm
+    fi
+    daemon_wait keycloak 120
+}
+
+down_keycloak() { daemon_stop keycloak 60; }
+
+status_keycloak() {
+    daemon_status keycloak "$KEYCLOAK_URL/realms/printflow  admin console $KEYCLOAK_URL/admin"
 }
 
 # ----------------------------------------------------------------------------------- commands

@@ -24,6 +24,7 @@ PORTS=(
     JAEGER_QUERY_GRPC_PORT=16685 JAEGER_HEALTH_PORT=13133 JAEGER_METRICS_PORT=8888
     JAEGER_SPANMETRICS_PORT=8889
     PROMETHEUS_PORT=9090 ALERTMANAGER_PORT=9093
+    KEYCLOAK_PORT=8180
     SHOP_HTTP_PORT=8080 CRM_HTTP_PORT=8081 MES_HTTP_PORT=8082
 )
 
@@ -136,7 +137,8 @@ apt_install() {
 # runners are often a normal user with passwordless sudo: re-exec through it, keeping settings.
 ensure_root() {
     ((EUID == 0)) && return 0
-    local keep="PRINTFLOW_DATA_DIR,PG_USER,PG_PASSWORD,POLL_INTERVAL,JAEGER_STORAGE,ALERT_WEBHOOK_URL"
+    local keep="PRINTFLOW_DATA_DIR,PRINTFLOW_CACHE_DIR,PG_USER,PG_PASSWORD,POLL_INTERVAL,JAEGER_STORAGE,ALERT_WEBHOOK_URL"
+    keep+=",KEYCLOAK_ADMIN_PASSWORD,$(compgen -e | grep -E '^PRINTFLOW_(DEV_PASSWORD_|[A-Z_]+_CLIENT_SECRET$)' | tr '\n' ',' || true)"
     keep+=",GOCACHE,GOMODCACHE,GOPATH,GOPROXY,GOFLAGS,$(printf '%s,' "${PORTS[@]%%=*}")"
     if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
         exec sudo -n --preserve-env="${keep%,}" bash "$0" "$@"
@@ -324,6 +326,7 @@ print_endpoints() {
   Jaeger     query API http://127.0.0.1:$JAEGER_QUERY_PORT/api/services (no UI in this build; see README),
              OTLP in on 127.0.0.1:$JAEGER_OTLP_GRPC_PORT (gRPC) and 127.0.0.1:$JAEGER_OTLP_HTTP_PORT (HTTP)
   Prometheus http://127.0.0.1:$PROMETHEUS_PORT (classic UI /classic/graph), Alertmanager http://127.0.0.1:$ALERTMANAGER_PORT
+  Keycloak   http://127.0.0.1:$KEYCLOAK_PORT/realms/printflow (tokens: scripts/token.sh ROLE; admin console /admin)
   Data, logs $DATA_DIR, $LOG_DIR
 EOF
 }
