@@ -8,7 +8,8 @@
 #
 # The clone runs on the default ports with its own .data, so the stack of this checkout (and any
 # other on those ports) must be down. Debian packages and the Rust and Go toolchains stay
-# installed: the figure is the build and start-up, not apt. --keep leaves the folder (several GB)
+# installed, and so does the machine's Keycloak distribution (Maven's ~/.m2 and the printflow
+# cache dir, like apt's packages): the figure is the build and start-up, not downloads of those. --keep leaves the folder (several GB)
 # for a look; by default it is removed.
 
 set -euo pipefail
@@ -17,7 +18,7 @@ source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ "${1:-}" == --keep || -z "${1:-}" ]] || die "usage: scripts/measure-first-run.sh [--keep]"
 ports_free "the measured stack (stop the running one first: scripts/stack.sh down)" \
-    "$PG_PORT" "$RABBITMQ_PORT" "$JAEGER_QUERY_PORT" "$PROMETHEUS_PORT" "$SHOP_HTTP_PORT"
+    "$PG_PORT" "$RABBITMQ_PORT" "$JAEGER_QUERY_PORT" "$PROMETHEUS_PORT" "$KEYCLOAK_PORT" "$SHOP_HTTP_PORT"
 TMP="$(mktemp -d /tmp/printflow-first-run.XXXXXX)"
 [[ "${1:-}" == --keep ]] || trap 'bash "$TMP/printflow/scripts/stack.sh" down >/dev/null 2>&1 || true; rm -rf -- "$TMP"' EXIT
 git clone -q "$ROOT" "$TMP/printflow"
