@@ -310,6 +310,13 @@ render_monitoring() {
     chown prometheus:prometheus -- "$PROM_DIR/data" "$AM_DIR/data"
     chmod 0750 -- "$PROM_DIR/data" "$AM_DIR/data"
     ensure_traversable prometheus "$PROM_DIR"
+    # The scrape client's secret (dev realm's unless PRINTFLOW_PROMETHEUS_CLIENT_SECRET is set),
+    # readable by Prometheus only.
+    mkdir -p -- "$PROM_DIR/secrets"
+    (umask 027 && printf '%s' "$(realm_client_secret prometheus)" >"$PROM_DIR/secrets/prometheus-client-secret.new")
+    chown -R root:prometheus -- "$PROM_DIR/secrets"
+    chmod 0750 -- "$PROM_DIR/secrets"
+    mv -f -- "$PROM_DIR/secrets/prometheus-client-secret.new" "$PROM_DIR/secrets/prometheus-client-secret"
     render_config "$ROOT/config/prometheus/prometheus.yml" "$PROM_DIR/.new/prometheus.yml"
     cp -- "$ROOT"/config/prometheus/rules/*.yml "$PROM_DIR/.new/rules/"
     render_config "$ROOT/config/alertmanager/alertmanager.yml" "$AM_DIR/alertmanager.yml.new"

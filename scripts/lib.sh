@@ -331,6 +331,24 @@ print_endpoints() {
 EOF
 }
 
+# ------------------------------------------------------------------------------ dev realm
+# Dev-only passwords and client secrets are written once, in config/keycloak's realm file, as
+# ${VAR:default} placeholders that Keycloak resolves at import. The scripts read them the same
+# way: VAR from the environment when set, else the default.
+
+REALM_FILE="$ROOT/config/keycloak/printflow-realm.json"
+
+# realm_placeholder JQ_FILTER: prints the value the placeholder selected by JQ_FILTER resolves to.
+realm_placeholder() {
+    local raw inner var
+    raw="$(jq -er "$1" "$REALM_FILE")" || die "nothing in $REALM_FILE matches $1"
+    [[ "$raw" =~ ^\$\{([A-Z0-9_]+):(.*)\}$ ]] || die "not a \${VAR:default} placeholder in $REALM_FILE: $1"
+    var=${BASH_REMATCH[1]}
+    printf '%s\n' "${!var:-${BASH_REMATCH[2]}}"
+}
+realm_client_secret() { realm_placeholder ".clients[] | select(.clientId == \"$1\") | .secret"; }
+realm_password() { realm_placeholder ".users[] | select(.username == \"$1\") | .credentials[0].value"; }
+
 # ------------------------------------------------------------------------------- the build
 # Both README commands share one build: the dev profile (Cargo.toml explains its settings), every
 # binary of the workspace. It starts in the background so it overlaps with the Jaeger build and

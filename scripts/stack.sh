@@ -29,6 +29,17 @@ export CRM_DATABASE_URL="${CRM_DATABASE_URL:-$(db_url crm)}"
 export MES_DATABASE_URL="${MES_DATABASE_URL:-$(db_url mes)}"
 export CRM_AMQP_URL="${CRM_AMQP_URL:-amqp://guest:guest@127.0.0.1:$RABBITMQ_PORT/%2f}"
 export MES_AMQP_URL="${MES_AMQP_URL:-amqp://guest:guest@127.0.0.1:$RABBITMQ_PORT/%2f}"
+# Every service trusts the dev realm; Shop, MES and the traffic generator call with their own
+# client credentials (the dev realm's secrets unless set, see docs/security.md).
+ISSUER="http://127.0.0.1:$KEYCLOAK_PORT/realms/printflow"
+export SHOP_AUTH_ISSUER_URL="${SHOP_AUTH_ISSUER_URL:-$ISSUER}"
+export CRM_AUTH_ISSUER_URL="${CRM_AUTH_ISSUER_URL:-$ISSUER}"
+export MES_AUTH_ISSUER_URL="${MES_AUTH_ISSUER_URL:-$ISSUER}"
+export TRAFFIC_TOKEN_URL="${TRAFFIC_TOKEN_URL:-$ISSUER/protocol/openid-connect/token}"
+SHOP_AUTH_CLIENT_SECRET="${SHOP_AUTH_CLIENT_SECRET:-$(realm_client_secret shop-api)}"
+MES_AUTH_CLIENT_SECRET="${MES_AUTH_CLIENT_SECRET:-$(realm_client_secret mes-api)}"
+TRAFFIC_CLIENT_SECRET="${TRAFFIC_CLIENT_SECRET:-$(realm_client_secret traffic)}"
+export SHOP_AUTH_CLIENT_SECRET MES_AUTH_CLIENT_SECRET TRAFFIC_CLIENT_SECRET
 export OTEL_EXPORTER_OTLP_ENDPOINT="${OTEL_EXPORTER_OTLP_ENDPOINT:-http://127.0.0.1:$JAEGER_OTLP_HTTP_PORT}"
 export OTEL_EXPORTER_OTLP_PROTOCOL="${OTEL_EXPORTER_OTLP_PROTOCOL:-http/protobuf}"
 

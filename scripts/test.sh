@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of printflow against real PostgreSQL, RabbitMQ and Jaeger, starting them first.
+# Runs every test of printflow against real PostgreSQL, RabbitMQ, Jaeger, Prometheus,
+# Alertmanager and Keycloak, starting them first.
 #
 # usage: scripts/test.sh [extra cargo test arguments]
 #
@@ -21,6 +22,7 @@ export PRINTFLOW_TEST_RABBITMQ_PROMETHEUS_PORT="$RABBITMQ_PROMETHEUS_PORT"
 export PRINTFLOW_RABBITMQ_NODE_SCRIPT="$ROOT/scripts/rabbitmq-node.sh"
 export PRINTFLOW_TEST_JAEGER_API="http://127.0.0.1:$JAEGER_QUERY_PORT"
 export PRINTFLOW_TEST_OTLP_ENDPOINT="http://127.0.0.1:$JAEGER_OTLP_HTTP_PORT"
+export PRINTFLOW_TEST_KEYCLOAK_URL="http://127.0.0.1:$KEYCLOAK_PORT"
 
 # Databases and vhosts of earlier runs whose test process is gone (crates/test-support).
 "$BIN_DIR/remove-test-leftovers"

@@ -30,16 +30,14 @@ esac
 endpoint="http://127.0.0.1:$KEYCLOAK_PORT/realms/printflow/protocol/openid-connect/token"
 case "$who" in
 alice | bob | chen | sam | pat | riley | ada)
-    var="PRINTFLOW_DEV_PASSWORD_${who^^}"
-    # --data-urlencode reads name=value; the password never appears on a command line.
+    # --data-urlencode NAME@- reads stdin: the password never appears on a command line.
     form=(-d grant_type=password -d client_id=printflow-cli -d "username=$who"
         --data-urlencode "password@-")
-    secret="${!var:-$who-dev-only}"
+    secret="$(realm_password "$who")"
     ;;
 shop-api | crm-api | mes-api | traffic | prometheus)
-    var="PRINTFLOW_$(tr 'a-z-' 'A-Z_' <<<"$who")_CLIENT_SECRET"
     form=(-d grant_type=client_credentials -d "client_id=$who" --data-urlencode "client_secret@-")
-    secret="${!var:-$who-dev-secret}"
+    secret="$(realm_client_secret "$who")"
     ;;
 *)
     sed -n '2,13s/^# \{0,1\}//p' "$0" >&2

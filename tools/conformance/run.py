@@ -38,6 +38,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +70,9 @@ class Env:
     rabbit_api: str = (
         f"http://127.0.0.1:{os.environ.get('RABBITMQ_MANAGEMENT_PORT', '15672')}"
     )
+    issuer: str = (
+        f"http://127.0.0.1:{os.environ.get('KEYCLOAK_PORT', '8180')}/realms/printflow"
+    )
 
     def database_url(self, name: str) -> str:
         return (
@@ -95,15 +99,23 @@ def http(
     body: object | None = None,
     auth: tuple[str, str] | None = None,
     timeout: float = 10.0,
+    bearer: str | None = None,
+    form: dict[str, str] | None = None,
 ) -> tuple[int, object]:
-    """One JSON request; returns (status, parsed body or raw text or None)."""
+    """One JSON (or form) request; returns (status, parsed body or raw text or None)."""
     data = None if body is None else json.dumps(body).encode()
+    if form is not None:
+        data = urllib.parse.urlencode(form).encode()
     req = urllib.request.Request(url, data=data, method=method)
-    if data is not None:
+    if form is not None:
+        req.add_header("content-type", "application/x-www-form-urlencoded")
+    elif data is not None:
         req.add_header("content-type", "application/json")
     if auth is not None:
         token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
         req.add_header("authorization", f"Basic {token}")
+    if bearer is not None:
+        req.add_header("authorization", f"Bearer {bearer}")
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             status, raw = resp.status, resp.read()
@@ -113,6 +125,48 @@ def http(
         return status, json.loads(raw) if raw else None
     except ValueError:
         return status, raw.decode(errors="replace")
+
+
+# ---- the dev realm (config/keycloak): the same ${VAR:default} placeholders Keycloak resolved
+
+REALM = json.loads((ROOT / "config" / "keycloak" / "printflow-realm.json").read_text())
+
+
+def placeholder(raw: str) -> str:
+    m = re.fullmatch(r"\$\{([A-Z0-9_]+):(.*)\}", raw)
+    if not m:
+        raise SetupError(f"not a ${{VAR:default}} placeholder in the realm file: {raw}")
+    return os.environ.get(m.group(1)) or m.group(2)
+
+
+def client_secret(client: str) -> str:
+    return placeholder(next(c["secret"] for c in REALM["clients"] if c["clientId"] == client))
+
+
+def token(env: Env, who: str) -> str:
+    """An access token of dev user `who` (alice, sam, pat, ...) or service client `who`."""
+    users = {u["username"]: u for u in REALM["users"] if "credentials" in u}
+    if who in users:
+        form = {
+            "grant_type": "password",
+            "client_id": "printflow-cli",
+            "username": who,
+            "password": placeholder(users[who]["credentials"][0]["value"]),
+        }
+    else:
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": who,
+            "client_secret": client_secret(who),
+        }
+    status, body = http("POST", f"{env.issuer}/protocol/openid-connect/token", form=form)
+    if status != 200 or not isinstance(body, dict):
+        raise SetupError(f"Keycloak refused a token for {who}: {status}")
+    return body["access_token"]
+
+
+# Who the fuzzer acts as against each service: the role most of its operations accept.
+FUZZ_AS = {"shop": "alice", "crm": "shop-api", "mes": "pat"}
 
 
 def free_port() -> int:
@@ -221,11 +275,14 @@ class Stack:
                 "SHOP_DATABASE_URL": self.env.database_url(self.databases[0]),
                 "SHOP_CRM_URL": self.url("crm"),
                 "SHOP_MODEL_STORE_DIR": str(model_dir),
+                "SHOP_AUTH_ISSUER_URL": self.env.issuer,
+                "SHOP_AUTH_CLIENT_SECRET": client_secret("shop-api"),
             },
             "crm": {
                 "CRM_HTTP_PORT": str(self.ports["crm"]),
                 "CRM_DATABASE_URL": self.env.database_url(self.databases[1]),
                 "CRM_AMQP_URL": amqp,
+                "CRM_AUTH_ISSUER_URL": self.env.issuer,
             },
             "mes": {
                 "MES_HTTP_PORT": str(self.ports["mes"]),
@@ -234,6 +291,8 @@ class Stack:
                 "MES_SHOP_URL": self.url("shop"),
                 # Jobs wait in QUALITY_CHECK for a verdict, so POST /jobs/{id}/qc has one to give.
                 "MES_QC_MODE": "manual",
+                "MES_AUTH_ISSUER_URL": self.env.issuer,
+                "MES_AUTH_CLIENT_SECRET": client_secret("mes-api"),
             },
         }
         # Only what the services read: nothing from the caller's shell (a developer's
@@ -292,6 +351,7 @@ class Stack:
 def seed(stack: Stack) -> dict[str, list]:
     """Places one real order; returns the ids the fuzzer should also try."""
     shop, crm, mes = stack.url("shop"), stack.url("crm"), stack.url("mes")
+    customer, support, production = (token(stack.env, who) for who in ("alice", "sam", "pat"))
 
     def ok(resp, what, statuses=(200, 201)):
         status, body = resp
@@ -301,17 +361,18 @@ def seed(stack: Stack) -> dict[str, list]:
 
     products = ok(http("GET", f"{shop}/catalog/products?per_page=3"), "product search")
     product_ids = [p["id"] for p in products["items"]]
-    design = ok(http("POST", f"{shop}/designs", {"product_id": product_ids[0]}), "create design")
+    design = ok(http("POST", f"{shop}/designs", {"product_id": product_ids[0]}, bearer=customer), "create design")
     design_id = design["design_id"]
     ok(
         http(
             "POST",
             f"{shop}/designs/{design_id}/edits",
             {"operations": [{"op": "set_engraving", "text": "fuzz"}]},
+            bearer=customer,
         ),
         "edit design",
     )
-    ok(http("POST", f"{shop}/designs/{design_id}/versions"), "save design")
+    ok(http("POST", f"{shop}/designs/{design_id}/versions", bearer=customer), "save design")
     order = ok(
         http(
             "POST",
@@ -323,6 +384,7 @@ def seed(stack: Stack) -> dict[str, list]:
                 "shipping": "standard",
                 "customer": {"name": "Ada Lovelace", "email": "ada@example.test"},
             },
+            bearer=customer,
         ),
         "place order",
     )
@@ -331,11 +393,11 @@ def seed(stack: Stack) -> dict[str, list]:
         60,
         "MES to take the order",
         lambda: (lambda r: r[1] if r[0] == 200 else None)(
-            http("GET", f"{mes}/orders/{order_id}/job")
+            http("GET", f"{mes}/orders/{order_id}/job", bearer=production)
         ),
     )
-    crm_order = ok(http("GET", f"{crm}/orders/{order_id}"), "read order in CRM")
-    printers = ok(http("GET", f"{mes}/printers"), "list printers")
+    crm_order = ok(http("GET", f"{crm}/orders/{order_id}", bearer=support), "read order in CRM")
+    printers = ok(http("GET", f"{mes}/printers", bearer=production), "list printers")
     return {
         "product_ids": product_ids,
         "design_ids": [design_id],
@@ -394,7 +456,9 @@ def fuzz(stack: Stack, service: str, config: Path, args: argparse.Namespace) -> 
         "--report-dir",
         str(report_dir),
     ]
-    log(f"fuzzing {service}: {' '.join(cmd[1:])}")
+    log(f"fuzzing {service} as {FUZZ_AS[service]}: {' '.join(cmd[1:])}")
+    # Added after the log line: a token is never printed (schemathesis masks it in its output).
+    cmd += ["--header", f"Authorization: Bearer {token(stack.env, FUZZ_AS[service])}"]
     started = time.monotonic()
     out_path = stack.log_dir / f"{service}-schemathesis.log"
     with open(out_path, "w") as out:

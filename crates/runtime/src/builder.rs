@@ -9,11 +9,13 @@ use anyhow::Context;
 use axum::http::header;
 use axum::routing::get;
 use axum::Router;
+use printflow_auth::{Auth, AuthSettings, RequireExt, Role};
 use printflow_messaging::topology::QueueSpec;
 use printflow_messaging::{
     run_consumer, Broker, Handler, MessagingMetrics, OutboxRelay, OutboxSignal, Publisher,
 };
 use printflow_metrics::Metrics;
+use printflow_web::metrics::metrics_route;
 use printflow_web::server::{with_common_layers, Limits};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
@@ -40,11 +42,13 @@ pub struct Runtime {
     listener: TcpListener,
     /// The application's registry, served at `GET /metrics`.
     metrics: Metrics,
+    /// Verifies callers: every route added with [`Runtime::routes`] and `/metrics` need a token.
+    auth: Auth,
     /// The database pool, closed last on shutdown; `None` for a service without a database.
     pool: Option<PgPool>,
     /// Readiness checks, in the order they were added.
     checks: Vec<(&'static str, Check)>,
-    /// The service's routes (state already applied).
+    /// The service's routes (state already applied), authenticated ones already guarded.
     routes: Router,
     /// Background tasks, started by [`Application::run`].
     tasks: Vec<Task>,
@@ -67,15 +71,22 @@ impl std::fmt::Debug for Runtime {
 }
 
 impl Runtime {
-    /// Binds the HTTP listener and creates the application's metrics registry. Nothing is served
-    /// until [`Application::run`].
-    pub async fn new(http: &HttpSettings) -> anyhow::Result<Runtime> {
+    /// Binds the HTTP listener and creates the application's metrics registry and its
+    /// authentication (`service` names it in `auth_failures_total`). Nothing is served until
+    /// [`Application::run`].
+    pub async fn new(
+        http: &HttpSettings,
+        auth: &AuthSettings,
+        service: &'static str,
+    ) -> anyhow::Result<Runtime> {
         let listener = TcpListener::bind((http.host.as_str(), http.port))
             .await
             .with_context(|| format!("binding {}:{}", http.host, http.port))?;
+        let metrics = Metrics::new();
         Ok(Runtime {
             listener,
-            metrics: Metrics::new(),
+            auth: Auth::new(auth, service, &metrics),
+            metrics,
             pool: None,
             checks: Vec::new(),
             routes: Router::new(),
@@ -138,8 +149,21 @@ impl Runtime {
         self
     }
 
-    /// Adds the service's routes (with their state applied).
+    /// The service's authentication, for role checks on route groups
+    /// ([`printflow_auth::RequireExt::require`]).
+    pub fn auth(&self) -> &Auth {
+        &self.auth
+    }
+
+    /// Adds the service's routes (with their state applied). Deny by default: each of them needs
+    /// a verified caller, whatever role checks the service added inside.
     pub fn routes(mut self, routes: Router) -> Runtime {
+        self.routes = self.routes.merge(routes.require(&self.auth, &[]));
+        self
+    }
+
+    /// Adds routes anyone may call without a token (the Shop's catalog). Say why at the call.
+    pub fn public_routes(mut self, routes: Router) -> Runtime {
         self.routes = self.routes.merge(routes);
         self
     }
@@ -201,11 +225,13 @@ impl Runtime {
         self
     }
 
-    /// The finished application: the routes with `/healthz`, `/readyz` and the common layers
-    /// (including `GET /metrics`). `S` names the service (`()` for one assembled by hand).
+    /// The finished application: the routes with `/healthz`, `/readyz` (public), `GET /metrics`
+    /// (`metrics-reader` only) and the common layers. `S` names the service (`()` for one
+    /// assembled by hand).
     pub fn finish<S>(self) -> Application<S> {
+        let metrics = metrics_route(&self.metrics).require(&self.auth, &[Role::MetricsReader]);
         let router = with_common_layers(
-            self.routes.merge(health_routes(self.checks)),
+            self.routes.merge(health_routes(self.checks)).merge(metrics),
             Limits::default(),
             &self.metrics,
         );

@@ -4,9 +4,10 @@
 //! database whose outbox table was created by hand before it was a migration.
 
 use futures::future::BoxFuture;
+use printflow_auth::AuthSettings;
 use printflow_runtime::health::check_fn;
 use printflow_runtime::{Application, DatabaseSettings, HttpSettings, Runtime, Schema};
-use printflow_test_support::{eventually, TestDatabase};
+use printflow_test_support::{eventually, identity, TestDatabase};
 use serde_json::Value;
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::PgPool;
@@ -35,6 +36,14 @@ fn nothing(_pool: &PgPool) -> BoxFuture<'_, Result<(), String>> {
 
 async fn database() -> TestDatabase {
     TestDatabase::new("runtime", &SCHEMA.fingerprint(), migrate).await
+}
+
+/// Tokens of the dev realm (the real Keycloak) for audience `shop-api`, which the realm's people
+/// and Prometheus' tokens carry.
+fn auth() -> AuthSettings {
+    let mut env = std::collections::HashMap::new();
+    env.insert("TEST_AUTH_ISSUER_URL", identity::issuer());
+    AuthSettings::from_source(&env, "TEST", "shop-api").unwrap()
 }
 
 fn any_port() -> HttpSettings {
@@ -70,7 +79,19 @@ fn start(app: Application) -> Running {
 
 impl Running {
     async fn get(&self, path: &str) -> (u16, reqwest::header::HeaderMap, String) {
-        let resp = reqwest::get(format!("{}{path}", self.base)).await.unwrap();
+        self.get_with(&reqwest::Client::new(), path).await
+    }
+
+    async fn get_with(
+        &self,
+        http: &reqwest::Client,
+        path: &str,
+    ) -> (u16, reqwest::header::HeaderMap, String) {
+        let resp = http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         (status, headers, resp.text().await.unwrap())
@@ -89,7 +110,9 @@ impl Running {
 #[tokio::test]
 async fn background_tasks_stop_and_finish_before_the_pool_closes() {
     let db = database().await;
-    let mut runtime = Runtime::new(&any_port()).await.unwrap();
+    let mut runtime = Runtime::new(&any_port(), &auth(), "runtime-test")
+        .await
+        .unwrap();
     // Migrating the already migrated clone again is a no-op.
     let pool = runtime.database(&pool_of(&db), &SCHEMA).await.unwrap();
     let started = Arc::new(AtomicBool::new(false));
@@ -126,7 +149,9 @@ async fn background_tasks_stop_and_finish_before_the_pool_closes() {
 #[tokio::test]
 async fn readiness_names_the_failing_check() {
     let db = database().await;
-    let mut runtime = Runtime::new(&any_port()).await.unwrap();
+    let mut runtime = Runtime::new(&any_port(), &auth(), "runtime-test")
+        .await
+        .unwrap();
     runtime.database(&pool_of(&db), &SCHEMA).await.unwrap();
     let broker_up = Arc::new(AtomicBool::new(false));
     let probe = broker_up.clone();
@@ -168,7 +193,7 @@ async fn readiness_names_the_failing_check() {
 async fn a_service_without_database_or_broker_serves_and_stops() {
     let stopped = Arc::new(AtomicBool::new(false));
     let flag = stopped.clone();
-    let app = Runtime::new(&any_port())
+    let app = Runtime::new(&any_port(), &auth(), "runtime-test")
         .await
         .unwrap()
         .routes(axum::Router::new().route("/hello", axum::routing::get(|| async { "hello" })))
@@ -186,7 +211,11 @@ async fn a_service_without_database_or_broker_serves_and_stops() {
         .finish();
     let running = start(app);
 
-    let (status, _, body) = running.get("/hello").await;
+    let (status, headers, _) = running.get("/hello").await;
+    assert_eq!(status, 401, "routes need a token by default");
+    assert_eq!(headers["www-authenticate"], r#"Bearer realm="printflow""#);
+    let customer = identity::client_as_user("alice").await;
+    let (status, _, body) = running.get_with(&customer, "/hello").await;
     assert_eq!((status, body.as_str()), (200, "hello"));
     let (status, headers, body) = running.get("/openapi.json").await;
     assert_eq!(status, 200);
@@ -194,8 +223,17 @@ async fn a_service_without_database_or_broker_serves_and_stops() {
     assert_eq!(body, r#"{"openapi": "3.0.3"}"#);
     let (status, _, body) = running.get("/readyz").await;
     assert_eq!(status, 200, "no checks, nothing to fail: {body}");
-    let (status, _, body) = running.get("/metrics").await;
+    let (status, _, _) = running.get("/metrics").await;
+    assert_eq!(status, 401);
+    let (status, _, _) = running.get_with(&customer, "/metrics").await;
+    assert_eq!(status, 403, "a customer does not read metrics");
+    let prometheus = identity::client_as_service("prometheus").await;
+    let (status, _, body) = running.get_with(&prometheus, "/metrics").await;
     assert_eq!(status, 200);
+    assert!(
+        body.contains(r#"auth_failures_total{service="runtime-test",reason="forbidden"} 1"#),
+        "the refusals were counted: {body}"
+    );
     assert!(
         body.contains("http_server_request_duration_seconds"),
         "{body}"

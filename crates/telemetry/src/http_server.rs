@@ -39,6 +39,8 @@ pub async fn trace_request(req: Request, next: Next) -> Response {
         http.response.status_code = Empty,
         error.type = Empty,
         otel.status_code = Empty,
+        // The verified caller's subject, recorded by the auth guard (printflow-auth).
+        enduser.id = Empty,
     );
     let parent = opentelemetry::global::get_text_map_propagator(|p| {
         p.extract(&HeaderExtractor(req.headers()))

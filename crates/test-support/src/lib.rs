@@ -6,13 +6,15 @@
 //! `postgres://printflow:printflow@127.0.0.1:5432/postgres`), `PRINTFLOW_TEST_AMQP_URL_BASE`
 //! (default `amqp://guest:guest@127.0.0.1:5672`) and `PRINTFLOW_TEST_RABBITMQ_API` (default
 //! `http://guest:guest@127.0.0.1:15672`); Jaeger's query API from `PRINTFLOW_TEST_JAEGER_API`
-//! (default `http://127.0.0.1:16686`).
+//! (default `http://127.0.0.1:16686`); Keycloak from `PRINTFLOW_TEST_KEYCLOAK_URL` (default
+//! `http://127.0.0.1:8180`, see [`identity`]).
 //!
 //! Layering, top-down: [`leftovers`] (clean-up) uses [`database`] and [`rabbit`], which name
 //! what they create with [`names`]; the other modules use no sibling but [`mod@eventually`].
 
 pub mod database;
 pub mod eventually;
+pub mod identity;
 pub mod jaeger;
 pub mod leftovers;
 pub mod monitoring;

@@ -26,6 +26,9 @@ pub struct ScrapeTarget {
     pub path: String,
     /// URL parameters, e.g. `family` for RabbitMQ's detailed endpoint.
     pub params: Vec<(String, String)>,
+    /// Scrape with a token of the dev realm's `prometheus` client (the services' `/metrics`
+    /// needs the metrics-reader role), as the real Prometheus does.
+    pub oauth2: bool,
 }
 
 impl ScrapeTarget {
@@ -36,6 +39,7 @@ impl ScrapeTarget {
             address: format!("127.0.0.1:{port}"),
             path: "/metrics".to_owned(),
             params: Vec::new(),
+            oauth2: true,
         }
     }
 
@@ -52,6 +56,7 @@ impl ScrapeTarget {
                 ("family".to_owned(), "queue_consumer_count".to_owned()),
                 ("vhost".to_owned(), vhost.to_owned()),
             ],
+            oauth2: false,
         }
     }
 }
@@ -133,6 +138,13 @@ fn prometheus_config(
             "  - job_name: '{}'\n    metrics_path: '{}'\n    static_configs:\n      - targets: ['{}']\n",
             t.job, t.path, t.address
         ));
+        if t.oauth2 {
+            out.push_str(&format!(
+                "    oauth2:\n      client_id: 'prometheus'\n      client_secret: '{}'\n      token_url: '{}/protocol/openid-connect/token'\n",
+                crate::identity::client_secret("prometheus"),
+                crate::identity::issuer()
+            ));
+        }
         if !t.params.is_empty() {
             out.push_str("    params:\n");
             let mut keys: Vec<&String> = t.params.iter().map(|(k, _)| k).collect();

@@ -1,7 +1,8 @@
 //! Checks a running service's `GET /openapi.json` against the routes it serves: the document is
 //! OpenAPI 3.0 (it deserialises into the `openapiv3` model and every `$ref` resolves), it lists
 //! exactly the service's routes plus the ones every service shares, each listed operation is
-//! routed and documents what it answered, its 4xx answers are the shared `Error` shape, its path
+//! routed and documents what it answered, it requires a bearer token unless it says it is public
+//! (and a request without one is refused 401 exactly where it should be), its 4xx answers are the shared `Error` shape, its path
 //! parameters are declared, and the other methods on a listed path are not routed.
 //!
 //! Whether the documented *constraints* are the enforced ones is the API conformance fuzzer's
@@ -121,15 +122,68 @@ pub async fn assert_documents_routes(base: &str, routes: &[(&str, &str)]) {
                         "{method} {path} documented but not routed"
                     );
                     check_operation(&doc, path, item, method, op);
+                    check_security(&doc, path, method, op, status);
                     assert!(
                         op["responses"].get(status.to_string()).is_some(),
                         "{method} {path} answered undocumented {status}: {body}"
                     );
                 }
+                // Without a token a secured path answers 401 to every method (the guard runs
+                // before the method is looked at: nothing about the route leaks).
+                None if path_is_secured(item) => {
+                    assert_eq!(status, 401, "{method} {path}: secured path without a token")
+                }
                 None => assert_eq!(status, 405, "{method} {path} routed but not documented"),
             }
         }
     }
+}
+
+/// The document's security: a bearer scheme, required by default; an operation either opts out
+/// (`security: []`, and then it answered the token-less probe without a 401) or lists the realm
+/// roles it accepts in `x-roles`, documents 401 and 403, and answered the token-less probe 401.
+fn check_security(doc: &Value, path: &str, method: &str, op: &Value, status: u16) {
+    assert_eq!(
+        doc.pointer("/components/securitySchemes/bearerAuth/scheme"),
+        Some(&Value::from("bearer")),
+        "no bearerAuth security scheme"
+    );
+    assert_eq!(
+        doc["security"],
+        serde_json::json!([{"bearerAuth": []}]),
+        "the document must require bearerAuth by default (deny by default)"
+    );
+    let public = op.get("security") == Some(&serde_json::json!([]));
+    if public {
+        assert_ne!(
+            status, 401,
+            "{method} {path} is documented public but wants a token"
+        );
+        return;
+    }
+    assert_eq!(
+        status, 401,
+        "{method} {path} answered {status} without a token"
+    );
+    let roles = op["x-roles"].as_array();
+    assert!(
+        roles.is_some_and(|r| !r.is_empty()),
+        "{method} {path}: no x-roles"
+    );
+    for code in ["401", "403"] {
+        assert!(
+            op["responses"].get(code).is_some(),
+            "{method} {path}: {code} not documented"
+        );
+    }
+}
+
+/// Whether every operation on the path needs a token.
+fn path_is_secured(item: &Value) -> bool {
+    METHODS
+        .iter()
+        .filter_map(|m| item.get(*m))
+        .all(|op| op.get("security") != Some(&serde_json::json!([])))
 }
 
 /// One operation's own rules: a summary, a success answer, every 4xx answer in the shared

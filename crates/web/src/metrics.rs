@@ -22,6 +22,15 @@ use std::time::Instant;
 /// Where Prometheus scrapes.
 pub const METRICS_PATH: &str = "/metrics";
 
+/// `GET /metrics` serving `metrics` (the application's registry). The runtime puts it behind the
+/// `metrics-reader` role.
+pub fn metrics_route(metrics: &Metrics) -> axum::Router {
+    axum::Router::new().route(
+        METRICS_PATH,
+        axum::routing::get(serve_metrics).with_state(metrics.clone()),
+    )
+}
+
 /// The labels of one request series.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct HttpLabels {

@@ -3,12 +3,11 @@
 //! Health routes, the server loop and background tasks live in `printflow-runtime`.
 
 use crate::error::{route_not_found, ApiError};
-use crate::metrics::{serve_metrics, HttpMetrics, METRICS_PATH};
+use crate::metrics::HttpMetrics;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::Router;
 use printflow_metrics::Metrics;
 use std::time::Duration;
@@ -33,15 +32,13 @@ impl Default for Limits {
     }
 }
 
-/// Wraps a service's routes with the shared behaviour: `GET /metrics` (serving `metrics`, the
-/// application's registry), JSON 404/405, body limit, request timeout, panic-to-500, request
+/// Wraps a service's routes with the shared behaviour: JSON 404/405, body limit, request timeout, panic-to-500, request
 /// logging, the request-duration histogram and a tracing SERVER span per request. Call it last,
 /// on the full router, once per application (it registers the HTTP metrics in `metrics`).
 pub fn with_common_layers(router: Router, limits: Limits, metrics: &Metrics) -> Router {
     let timeout = limits.request_timeout;
     let http_metrics = HttpMetrics::register(metrics);
     router
-        .route(METRICS_PATH, get(serve_metrics).with_state(metrics.clone()))
         .fallback(route_not_found)
         .layer(axum::middleware::from_fn(json_method_not_allowed))
         .layer(axum::middleware::from_fn(

@@ -32,7 +32,7 @@ impl Service for Crm {
     }
 
     async fn runtime(config: Config) -> anyhow::Result<Runtime> {
-        let mut runtime = Runtime::new(&config.http).await?;
+        let mut runtime = Runtime::new(&config.http, &config.auth, Self::NAME).await?;
         let pool = runtime.database(&config.database, &crate::SCHEMA).await?;
         let messaging = runtime.messaging(&config.broker, "printflow-crm");
         let db = Db {
@@ -46,8 +46,9 @@ impl Service for Crm {
             outbox: outbox.clone(),
             metrics: metrics.clone(),
         };
+        let routes = routes::router(state, runtime.auth());
         Ok(runtime
-            .routes(routes::router(state))
+            .routes(routes)
             .openapi(OPENAPI_JSON)
             .outbox_relay(&messaging, &pool, outbox)
             .consumer(

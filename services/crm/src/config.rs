@@ -1,6 +1,7 @@
 //! Settings, read from `CRM_*` environment variables (tests pass a map instead).
 
 use crate::status_limits::StatusLimits;
+use printflow_auth::AuthSettings;
 use printflow_runtime::{BrokerSettings, DatabaseSettings, HttpSettings};
 use printflow_web::config::{parse_or, ConfigError, ConfigSource};
 use std::time::Duration;
@@ -11,6 +12,8 @@ pub struct Config {
     /// Where to listen (`CRM_HTTP_HOST`, default `127.0.0.1`; `CRM_HTTP_PORT`, default `8081`,
     /// `0` picks a free port, as tests do).
     pub http: HttpSettings,
+    /// How callers' tokens are verified (`CRM_AUTH_*`; audience `crm-api`).
+    pub auth: AuthSettings,
     /// The pool (`CRM_DATABASE_URL`; `CRM_DATABASE_MAX_CONNECTIONS`, default `10`;
     /// `CRM_DATABASE_ACQUIRE_TIMEOUT_MS`, default `3000`).
     pub database: DatabaseSettings,
@@ -47,6 +50,7 @@ impl Config {
             })?,
         };
         Ok(Config {
+            auth: AuthSettings::from_source(src, "CRM", "crm-api")?,
             http: HttpSettings::from_source(src, "CRM", 8081)?,
             database: DatabaseSettings::from_source(src, "CRM", "printflow_crm", 10)?,
             broker: BrokerSettings::from_source(src, "CRM"),

@@ -9,7 +9,7 @@ use common::*;
 use printflow_contracts::OrderStatus;
 use printflow_messaging::topology::CRM_ORDER_STATUS_CHANGED;
 use printflow_metrics::scrape::Scrape;
-use printflow_test_support::eventually;
+use printflow_test_support::{eventually, identity};
 use reqwest::StatusCode;
 use std::collections::HashMap;
 
@@ -32,7 +32,9 @@ const CONTRACT: [(&str, &str); 13] = [
     ("printflow_orders_overdue", "gauge"),
 ];
 
-async fn scrape_at(http: &reqwest::Client, base: &str) -> Scrape {
+/// Scrapes as Prometheus does: with a token of the `prometheus` client.
+async fn scrape_at(base: &str) -> Scrape {
+    let http = identity::client_as_service("prometheus").await;
     let resp = http.get(format!("{base}/metrics")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(
@@ -45,7 +47,7 @@ async fn scrape_at(http: &reqwest::Client, base: &str) -> Scrape {
 }
 
 async fn scrape(t: &TestApp) -> Scrape {
-    scrape_at(&t.http, &t.app.base).await
+    scrape_at(&t.app.base).await
 }
 
 /// Orders per status as the database has them.
@@ -167,16 +169,18 @@ async fn orders_per_status_equal_the_database_also_right_after_a_restart() {
         db,
         vhost,
         http,
+        staff,
         cleanup,
     } = t;
     app.stop().await;
     let restarted = Running::start(&db.url, &vhost.amqp_url, &[]).await;
-    let after_restart = scrape_at(&http, &restarted.base).await;
+    let after_restart = scrape_at(&restarted.base).await;
     let t = TestApp {
         app: restarted,
         db,
         vhost,
         http,
+        staff,
         cleanup,
     };
     assert_orders_match(&after_restart, &orders_in_db(&t).await, "after a restart");

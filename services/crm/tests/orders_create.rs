@@ -12,6 +12,7 @@ use printflow_contracts::OrderStatus;
 use printflow_crm::customers::CustomerView;
 use printflow_crm::orders::read::HistoryView;
 use printflow_messaging::topology::MES_ORDER_CREATED;
+use printflow_test_support::identity;
 use printflow_test_support::{eventually, TestVhost};
 use reqwest::StatusCode;
 
@@ -154,7 +155,7 @@ async fn an_order_taken_while_the_broker_is_down_is_delivered_later() {
         .port();
     let dead_broker = format!("amqp://guest:guest@127.0.0.1:{closed_port}/%2f");
     let first = Running::start(&db.url, &dead_broker, &[]).await;
-    let http = common::http_client();
+    let http = identity::client_as_service("shop-api").await;
 
     let req = order_request();
     let resp = http

@@ -195,6 +195,7 @@ async fn events_published_while_crm_is_down_are_applied_when_it_is_back() {
         db,
         vhost,
         http,
+        staff,
         cleanup,
     } = t;
     app.stop().await;
@@ -215,6 +216,7 @@ async fn events_published_while_crm_is_down_are_applied_when_it_is_back() {
         db,
         vhost,
         http,
+        staff,
         cleanup,
     };
     let status = t.wait_for_status(id, HAPPY[2]).await;

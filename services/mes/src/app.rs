@@ -11,6 +11,7 @@ use crate::scheduler::Scheduler;
 use crate::shop_client::ShopClient;
 use crate::state::AppState;
 use anyhow::Context;
+use printflow_auth::ServiceToken;
 use printflow_messaging::topology::MES_ORDER_CREATED;
 use printflow_messaging::OutboxSignal;
 use printflow_runtime::{Runtime, Service};
@@ -35,7 +36,7 @@ impl Service for Mes {
     }
 
     async fn runtime(config: Config) -> anyhow::Result<Runtime> {
-        let mut runtime = Runtime::new(&config.http).await?;
+        let mut runtime = Runtime::new(&config.http, &config.auth, Self::NAME).await?;
         let pool = runtime.database(&config.database, &crate::SCHEMA).await?;
         crate::printers::ensure_printers(&pool, config.printers)
             .await
@@ -62,15 +63,20 @@ impl Service for Mes {
             signal: signal.clone(),
             verifier: ModelVerifier {
                 pool: pool.clone(),
-                shop: ShopClient::new(config.shop_url.clone(), config.shop_timeout),
+                shop: ShopClient::new(
+                    config.shop_url.clone(),
+                    config.shop_timeout,
+                    Arc::new(ServiceToken::new(config.client.clone())),
+                ),
                 production,
                 signal: signal.clone(),
                 lease: config.shop_timeout + Duration::from_secs(10),
             },
             tick: config.tick,
         };
+        let routes = routes::router(state, runtime.auth());
         Ok(runtime
-            .routes(routes::router(state))
+            .routes(routes)
             .openapi(OPENAPI)
             .consumer(&messaging, MES_ORDER_CREATED, intake)
             .outbox_relay(&messaging, &pool, signal)

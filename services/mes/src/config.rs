@@ -4,6 +4,7 @@
 //! is a configuration error that stops the process, not a surprise in the middle of production.
 
 use crate::production::{Production, QcMode};
+use printflow_auth::{AuthSettings, ClientSettings};
 use printflow_runtime::{BrokerSettings, DatabaseSettings, HttpSettings};
 use printflow_web::config::{parse_or, string_or, ConfigError, ConfigSource};
 use std::time::Duration;
@@ -14,6 +15,11 @@ pub struct Config {
     /// Where to listen (`MES_HTTP_HOST`, default `127.0.0.1`; `MES_HTTP_PORT`, default 8082, 0
     /// picks a free port).
     pub http: HttpSettings,
+    /// How callers' tokens are verified (`MES_AUTH_*`; audience `mes-api`).
+    pub auth: AuthSettings,
+    /// MES's own client credentials for fetching model files from the Shop
+    /// (`MES_AUTH_CLIENT_ID`, default `mes-api`; `MES_AUTH_CLIENT_SECRET`, required).
+    pub client: ClientSettings,
     /// The pool (`MES_DATABASE_URL`; `MES_DATABASE_MAX_CONNECTIONS`, default 16;
     /// `MES_DATABASE_ACQUIRE_TIMEOUT_MS`, default 3000).
     pub database: DatabaseSettings,
@@ -76,6 +82,8 @@ impl Config {
             qc_mode: parse_or(src, "MES_QC_MODE", QcMode::Auto)?,
         };
         Ok(Config {
+            auth: AuthSettings::from_source(src, "MES", "mes-api")?,
+            client: ClientSettings::from_source(src, "MES", "mes-api")?,
             http: HttpSettings::from_source(src, "MES", 8082)?,
             database: DatabaseSettings::from_source(src, "MES", "printflow_mes", 16)?,
             broker: BrokerSettings::from_source(src, "MES"),
@@ -136,8 +144,12 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    /// `pairs` plus the one setting without a default, the client secret.
     fn with(pairs: &[(&'static str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<&str, String> = pairs.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        let mut map: HashMap<&str, String> =
+            pairs.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        map.entry("MES_AUTH_CLIENT_SECRET")
+            .or_insert_with(|| "test-only".to_owned());
         Config::from_source(&map)
     }
 
@@ -156,6 +168,8 @@ mod tests {
         assert_eq!(c.production.shipping_prep_seconds, 1_800);
         assert_eq!(c.production.qc_mode, QcMode::Auto);
         assert_eq!(c.production.print_failure_rate, 0.0);
+        assert_eq!(c.auth.audience, "mes-api");
+        assert_eq!(c.client.client_id, "mes-api");
     }
 
     #[test]

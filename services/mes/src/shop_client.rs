@@ -4,7 +4,9 @@
 //! body is streamed: the SHA-256 and the size are computed on the fly and only the STL header is
 //! kept, so a large model never sits in memory.
 
+use printflow_auth::{SendError, ServiceToken};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -47,14 +49,17 @@ pub struct ShopClient {
     http: reqwest::Client,
     /// Shop base URL without a trailing slash.
     base_url: String,
+    /// MES's own token (client credentials as `mes-api`, role `model-reader`).
+    token: Arc<ServiceToken>,
 }
 
 impl ShopClient {
-    /// A client for `base_url` whose calls give up after `timeout`.
-    pub fn new(base_url: impl Into<String>, timeout: Duration) -> Self {
+    /// A client for `base_url` whose calls give up after `timeout`, authenticated with `token`.
+    pub fn new(base_url: impl Into<String>, timeout: Duration, token: Arc<ServiceToken>) -> Self {
         ShopClient {
             http: printflow_web::client::http_client(timeout),
             base_url: base_url.into(),
+            token,
         }
     }
 
@@ -70,15 +75,22 @@ impl ShopClient {
             "{}/designs/{design_id}/versions/{version}/model",
             self.base_url
         );
-        let request = self
-            .http
-            .get(&url)
-            .build()
-            .map_err(|e| ShopUnavailable(describe(&e)))?;
-        let mut resp = printflow_telemetry::http_client::send(&self.http, request, MODEL_ROUTE)
+        let mut resp = self
+            .token
+            .send(&self.http, MODEL_ROUTE, || self.http.get(&url))
             .await
-            .map_err(|e| ShopUnavailable(describe(&e)))?;
+            .map_err(|e| match e {
+                SendError::Token(e) => ShopUnavailable(format!("no service token: {e}")),
+                SendError::Http(e) => ShopUnavailable(describe(&e)),
+            })?;
         let status = resp.status();
+        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+            // The Shop refused MES itself (even with a fresh token): a set-up fault that an
+            // operator fixes, never a verdict on the customer's model. The job waits.
+            return Err(ShopUnavailable(format!(
+                "shop refused MES's service token: {status}"
+            )));
+        }
         if status.is_server_error() {
             // Shop answers a lost or corrupted saved file (seed point 3) with a 500 and a
             // specific code: that will not heal by waiting, so the job fails visibly instead

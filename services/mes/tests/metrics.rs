@@ -7,7 +7,7 @@ use common::*;
 use printflow_contracts::OrderStatus;
 use printflow_messaging::topology::MES_ORDER_CREATED;
 use printflow_metrics::scrape::Scrape;
-use printflow_test_support::eventually;
+use printflow_test_support::{eventually, identity};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -25,8 +25,9 @@ const CONTRACT: [(&str, &str); 9] = [
 ];
 
 async fn scrape(app: &TestApp) -> Scrape {
-    let resp = app
-        .http
+    // As Prometheus does: with a token of the `prometheus` client.
+    let resp = identity::client_as_service("prometheus")
+        .await
         .get(format!("{}/metrics", app.base))
         .send()
         .await

@@ -7,6 +7,7 @@ use crate::model::store::{LocalModelStore, ModelStore};
 use crate::orders::crm_client::CrmClient;
 use crate::routes::{self, OPENAPI_JSON};
 use crate::state::AppState;
+use printflow_auth::ServiceToken;
 use printflow_runtime::health::check_fn;
 use printflow_runtime::{Runtime, Service};
 use printflow_web::config::{ConfigError, ConfigSource};
@@ -29,19 +30,25 @@ impl Service for Shop {
     }
 
     async fn runtime(config: Config) -> anyhow::Result<Runtime> {
-        let mut runtime = Runtime::new(&config.http).await?;
+        let mut runtime = Runtime::new(&config.http, &config.auth, Self::NAME).await?;
         let pool = runtime.database(&config.database, &crate::SCHEMA).await?;
         let store: Arc<dyn ModelStore> = Arc::new(LocalModelStore::new(&config.model_store_dir));
         let state = AppState {
             pool,
             store: store.clone(),
-            crm: CrmClient::new(&config.crm_url, config.crm_timeout),
+            crm: CrmClient::new(
+                &config.crm_url,
+                config.crm_timeout,
+                Arc::new(ServiceToken::new(config.client.clone())),
+            ),
             build_volume: config.build_volume,
             search_timeout: config.search_timeout,
             metrics: ShopMetrics::register(runtime.metrics()),
         };
+        let protected = routes::router(state.clone(), runtime.auth());
         Ok(runtime
-            .routes(routes::router(state))
+            .public_routes(routes::public_router(state))
+            .routes(protected)
             .openapi(OPENAPI_JSON)
             .check(
                 "model_store",

@@ -1,5 +1,6 @@
 //! Shop settings, read from `SHOP_*` variables through [`ConfigSource`] (tests pass a map).
 
+use printflow_auth::{AuthSettings, ClientSettings};
 use printflow_runtime::{DatabaseSettings, HttpSettings};
 use printflow_web::config::{parse_or, string_or, ConfigError, ConfigSource};
 use std::fmt;
@@ -30,6 +31,11 @@ pub struct Config {
     pub search_timeout: Duration,
     /// The printers' build volume (`SHOP_BUILD_VOLUME_MM`, default `250x210x210`).
     pub build_volume: BuildVolume,
+    /// How callers' tokens are verified (`SHOP_AUTH_*`; audience `shop-api`).
+    pub auth: AuthSettings,
+    /// The Shop's own client credentials for calling CRM (`SHOP_AUTH_CLIENT_ID`, default
+    /// `shop-api`; `SHOP_AUTH_CLIENT_SECRET`, required).
+    pub client: ClientSettings,
 }
 
 impl Config {
@@ -68,6 +74,8 @@ impl Config {
                     z_mm: 210.0,
                 },
             )?,
+            auth: AuthSettings::from_source(src, "SHOP", "shop-api")?,
+            client: ClientSettings::from_source(src, "SHOP", "shop-api")?,
         })
     }
 }
@@ -132,7 +140,16 @@ mod tests {
 
     #[test]
     fn defaults_apply() {
-        let cfg = Config::from_source(&HashMap::<&str, String>::new()).unwrap();
+        let none = HashMap::<&str, String>::new();
+        let err = Config::from_source(&none).unwrap_err();
+        assert_eq!(
+            err.key, "SHOP_AUTH_CLIENT_SECRET",
+            "the one setting without a default"
+        );
+        let secret = HashMap::from([("SHOP_AUTH_CLIENT_SECRET", "test-only".to_owned())]);
+        let cfg = Config::from_source(&secret).unwrap();
+        assert_eq!(cfg.auth.audience, "shop-api");
+        assert_eq!(cfg.client.client_id, "shop-api");
         assert_eq!(cfg.http.port, 8080);
         assert_eq!(cfg.http.host, "127.0.0.1");
         assert_eq!(cfg.database.max_connections, 16);

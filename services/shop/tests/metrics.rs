@@ -5,6 +5,7 @@ mod common;
 
 use common::{spawn_app_with, TestApp};
 use printflow_metrics::scrape::Scrape;
+use printflow_test_support::identity;
 use serde_json::json;
 
 /// Every metric the contract names for Shop (family names, as in the `# TYPE` lines).
@@ -17,7 +18,13 @@ const CONTRACT: [(&str, &str); 5] = [
 ];
 
 async fn scrape(app: &TestApp) -> Scrape {
-    let resp = app.http.get(app.url("/metrics")).send().await.unwrap();
+    // As Prometheus does: with a token of the `prometheus` client.
+    let resp = identity::client_as_service("prometheus")
+        .await
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(
         resp.headers()["content-type"],

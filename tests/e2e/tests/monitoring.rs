@@ -4,7 +4,7 @@
 mod common;
 
 use common::{crm_db, port_of, Stack};
-use printflow_test_support::{eventually, Monitoring, ScrapeTarget, TestVhost};
+use printflow_test_support::{eventually, identity, Monitoring, ScrapeTarget, TestVhost};
 use serde_json::{json, Value};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -132,12 +132,13 @@ async fn start_crm(
     amqp: &str,
     port: u16,
 ) -> (CancellationToken, tokio::task::JoinHandle<()>) {
-    let cfg = printflow_crm::config::Config::from_source(&std::collections::HashMap::from([
+    let mut env = std::collections::HashMap::from([
         ("CRM_HTTP_PORT", port.to_string()),
         ("CRM_DATABASE_URL", db_url.to_owned()),
         ("CRM_AMQP_URL", amqp.to_owned()),
-    ]))
-    .unwrap();
+    ]);
+    env.extend(identity::service_env("CRM", "crm-api"));
+    let cfg = printflow_crm::config::Config::from_source(&env).unwrap();
     let app = printflow_crm::app::Application::build(cfg).await.unwrap();
     let token = CancellationToken::new();
     let stop = token.clone();
@@ -156,7 +157,8 @@ async fn the_orders_per_status_gauge_follows_the_database_across_a_restart() {
     let port = common::processes::free_port();
     let (token, task) = start_crm(&db.url, &vhost.amqp_url, port).await;
     let mon = Monitoring::start(&[ScrapeTarget::service("crm", port)]).await;
-    let http = reqwest::Client::new();
+    // Orders reach CRM through the Shop's client only.
+    let http = identity::client_as_service("shop-api").await;
     for n in 0..3 {
         let body = json!({
             "order_id": uuid::Uuid::now_v7(),

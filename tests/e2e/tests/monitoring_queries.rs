@@ -307,6 +307,7 @@ async fn every_dashboard_panel_returns_data_and_every_rule_reads_existing_metric
             address: format!("127.0.0.1:{rabbit_port}"),
             path: "/metrics".to_owned(),
             params: Vec::new(),
+            oauth2: false,
         },
     ];
     for (job, port) in [("jaeger", 8888), ("jaeger-spanmetrics", 8889)] {
@@ -315,6 +316,7 @@ async fn every_dashboard_panel_returns_data_and_every_rule_reads_existing_metric
             address: format!("127.0.0.1:{port}"),
             path: "/metrics".to_owned(),
             params: Vec::new(),
+            oauth2: false,
         });
     }
     let mon = Monitoring::start(&targets).await;

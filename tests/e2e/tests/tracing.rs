@@ -5,7 +5,7 @@ mod common;
 
 use common::processes::{otel_env, ServiceProcess};
 use common::{crm_db, mes_db, shop_db};
-use printflow_test_support::{eventually, Jaeger, TestVhost, TraceView};
+use printflow_test_support::{eventually, identity, Jaeger, TestVhost, TraceView};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -15,7 +15,10 @@ struct Processes {
     crm: ServiceProcess,
     mes: ServiceProcess,
     vhost: TestVhost,
+    /// Acts as customer `alice` (the Shop).
     http: reqwest::Client,
+    /// Acts as support `sam` (CRM reads).
+    support: reqwest::Client,
     models: std::path::PathBuf,
 }
 
@@ -50,7 +53,9 @@ impl Processes {
             crm,
             mes,
             vhost,
-            http: reqwest::Client::new(),
+            // Customer `alice` for the Shop; CRM's status reads go through `support`.
+            http: identity::client_as_user("alice").await,
+            support: identity::client_as_user("sam").await,
             models,
         }
     }
@@ -174,9 +179,16 @@ async fn one_order_is_one_trace_across_shop_crm_mes_and_rabbitmq() {
     let shop_client = t
         .spans
         .iter()
-        .find(|s| s.service == "shop-api" && s.kind() == Some("client"))
+        .find(|s| s.service == "shop-api" && s.kind() == Some("client") && s.name == "POST /orders")
         .expect("Shop -> CRM CLIENT span");
     assert!(t.is_ancestor(shop_server, shop_client));
+    // The Shop's first call fetched its own token: a CLIENT span of its own, in the same trace.
+    let token_fetch = t
+        .spans
+        .iter()
+        .find(|s| s.service == "shop-api" && s.kind() == Some("client") && s.name == "POST token")
+        .expect("the Shop's token fetch as a CLIENT span");
+    assert!(t.is_ancestor(shop_server, token_fetch));
     let crm_server = t
         .spans
         .iter()
@@ -228,7 +240,7 @@ async fn one_order_is_one_trace_across_shop_crm_mes_and_rabbitmq() {
 
     // A status request shows the status it returned.
     let status: Value = p
-        .http
+        .support
         .get(format!("{}/orders/{order_id}/status", p.crm.url))
         .send()
         .await

@@ -6,7 +6,7 @@ mod common;
 
 use common::processes::{free_port, otel_env, ServiceProcess};
 use common::{crm_db, shop_db};
-use printflow_test_support::{eventually, Jaeger, TestVhost, TraceView};
+use printflow_test_support::{eventually, identity, Jaeger, TestVhost, TraceView};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -47,7 +47,7 @@ async fn wait_trace(jaeger: &Jaeger, id: &str, span: &'static str) -> TraceView 
 async fn catalog_search_edit_and_save_are_recorded_with_their_outcomes() {
     let jaeger = Jaeger::from_env();
     let (shop, models) = start_shop(&[]).await;
-    let http = reqwest::Client::new();
+    let http = identity::client_as_user("alice").await;
 
     // A search: its parameters and result count.
     let resp = http

@@ -81,12 +81,53 @@ pub struct Config {
         value_parser = positive_seconds
     )]
     pub ready_timeout: Duration,
+    /// The OAuth 2 token endpoint the generator gets its token from (client credentials).
+    #[arg(
+        long = "token-url",
+        env = "TRAFFIC_TOKEN_URL",
+        value_name = "URL",
+        default_value = "http://127.0.0.1:8180/realms/printflow/protocol/openid-connect/token"
+    )]
+    pub token_url: String,
+    /// The generator's client id: a synthetic customer of the Shop (role `customer`).
+    #[arg(
+        long = "client-id",
+        env = "TRAFFIC_CLIENT_ID",
+        value_name = "ID",
+        default_value = "traffic"
+    )]
+    pub client_id: String,
+    /// The client's secret. Only from the environment (a flag would show in `ps`); without it
+    /// the generator is anonymous and only catalog journeys succeed.
+    #[arg(skip = std::env::var("TRAFFIC_CLIENT_SECRET").ok().filter(|s| !s.is_empty()).map(Secret))]
+    pub client_secret: Option<Secret>,
 }
 
 impl Config {
+    /// The client credentials, when a secret is set.
+    pub fn client(&self) -> Option<printflow_auth::ClientSettings> {
+        self.client_secret
+            .as_ref()
+            .map(|secret| printflow_auth::ClientSettings {
+                token_url: self.token_url.clone(),
+                client_id: self.client_id.clone(),
+                client_secret: secret.0.clone(),
+            })
+    }
+
     /// How long to run; `None` until stopped.
     pub fn duration(&self) -> Option<Duration> {
         (self.duration_seconds > 0).then(|| Duration::from_secs(self.duration_seconds))
+    }
+}
+
+/// A secret that `Debug` does not print.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
     }
 }
 

@@ -40,6 +40,7 @@ pub async fn run_continuous(
     let ctx = Arc::new(Context::new(ShopClient::new(
         &config.shop_url,
         config.request_timeout,
+        config.client(),
     )));
     if !wait_until_ready(&ctx.shop, config.ready_timeout, &stop).await? {
         return Ok(ctx.stats.snapshot(true));
@@ -113,7 +114,11 @@ pub async fn run_once(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Snapshot> {
     let stop = cancel_on(shutdown);
-    let ctx = Context::new(ShopClient::new(&config.shop_url, config.request_timeout));
+    let ctx = Context::new(ShopClient::new(
+        &config.shop_url,
+        config.request_timeout,
+        config.client(),
+    ));
     if !wait_until_ready(&ctx.shop, config.ready_timeout, &stop).await? {
         bail!("stopped before Shop was ready");
     }

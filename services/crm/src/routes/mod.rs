@@ -7,17 +7,31 @@ pub mod orders;
 use crate::state::AppState;
 use axum::routing::{get, post};
 use axum::Router;
+use printflow_auth::{Auth, RequireExt, Role};
 
-/// The CRM's own routes (the runtime adds the health routes, `/openapi.json`, `/metrics` and
-/// the common layers).
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/orders", post(orders::create).get(orders::list))
+/// Only the Shop records orders: customers order through it, never in CRM directly.
+const INTAKE: &[Role] = &[Role::OrderIntake];
+/// Who reads orders: staff, and the Shop (which answers its customers about their own).
+const ORDER_READERS: &[Role] = &[Role::Support, Role::Admin, Role::OrderIntake];
+/// Who may see customers and cancel orders: staff.
+const STAFF: &[Role] = &[Role::Support, Role::Admin];
+
+/// The CRM's own routes, each group behind its roles (the runtime adds the health routes,
+/// `/openapi.json`, `/metrics` and the common layers).
+pub fn router(state: AppState, auth: &Auth) -> Router {
+    let intake = Router::new()
+        .route("/orders", post(orders::create))
+        .require(auth, INTAKE);
+    let read = Router::new()
+        .route("/orders", get(orders::list))
         .route("/orders/{id}", get(orders::get))
         .route("/orders/{id}/status", get(orders::status))
         .route("/orders/{id}/history", get(orders::history))
         .route("/orders/{id}/events", get(orders::events))
+        .require(auth, ORDER_READERS);
+    let staff = Router::new()
         .route("/orders/{id}/cancel", post(orders::cancel))
         .route("/customers/{id}", get(customers::get))
-        .with_state(state)
+        .require(auth, STAFF);
+    intake.merge(read).merge(staff).with_state(state)
 }

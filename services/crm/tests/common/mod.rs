@@ -13,7 +13,7 @@ use printflow_contracts::PrintSpec;
 use printflow_contracts::{OrderStatus, OrderStatusChanged};
 use printflow_crm::orders::read::EventsView;
 use printflow_crm::{Application, Config};
-use printflow_test_support::{eventually, TestDatabase, TestVhost};
+use printflow_test_support::{eventually, identity, TestDatabase, TestVhost};
 use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::{Connection, PgPool};
@@ -59,6 +59,7 @@ impl Running {
         env.insert("CRM_DATABASE_URL", database_url.into());
         env.insert("CRM_AMQP_URL", amqp_url.into());
         env.insert("CRM_DATABASE_MAX_CONNECTIONS", "4".into());
+        env.extend(identity::service_env("CRM", "crm-api"));
         for (k, v) in extra {
             env.insert(k, (*v).to_owned());
         }
@@ -158,8 +159,10 @@ pub struct TestApp {
     pub db: TestDatabase,
     /// Its vhost.
     pub vhost: TestVhost,
-    /// HTTP client.
+    /// HTTP client acting as the Shop (client `shop-api`: records and reads orders).
     pub http: reqwest::Client,
+    /// HTTP client acting as support (`sam`: reads everything, cancels).
+    pub staff: reqwest::Client,
     /// Removes the vhost and database at the end of the test (declared last: dropped last).
     pub cleanup: Cleanup,
 }
@@ -180,7 +183,8 @@ pub async fn spawn_app_with(extra: &[(&'static str, &str)]) -> TestApp {
         app,
         db,
         vhost,
-        http: http_client(),
+        http: identity::client_as_service("shop-api").await,
+        staff: identity::client_as_user("sam").await,
         cleanup,
     };
     let http = test_app.http.clone();
@@ -255,17 +259,17 @@ impl TestApp {
         resp.json().await.unwrap()
     }
 
-    /// GET `path`; status and JSON body (every answer, errors too, must be JSON).
+    /// GET `path` as support; status and JSON body (every answer, errors too, must be JSON).
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let resp = self.http.get(self.url(path)).send().await.expect("GET");
+        let resp = self.staff.get(self.url(path)).send().await.expect("GET");
         let status = resp.status();
         let body = resp.json().await.expect("JSON body");
         (status, body)
     }
 
-    /// POST `path` without a body; status and JSON body.
+    /// POST `path` without a body as support (cancel); status and JSON body.
     pub async fn post_empty(&self, path: &str) -> (StatusCode, Value) {
-        let resp = self.http.post(self.url(path)).send().await.expect("POST");
+        let resp = self.staff.post(self.url(path)).send().await.expect("POST");
         let status = resp.status();
         let body = resp.json().await.expect("JSON body");
         (status, body)

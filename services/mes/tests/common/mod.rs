@@ -19,7 +19,7 @@ use printflow_contracts::messages::{decode, Shipping, EVENTS_EXCHANGE};
 use printflow_contracts::{Envelope, OrderCreated, OrderStatus, OrderStatusChanged, PrintSpec};
 use printflow_mes::{Application, Config};
 use printflow_messaging::{Broker, OutgoingMessage, Publisher};
-use printflow_test_support::{eventually, TestDatabase, TestVhost};
+use printflow_test_support::{eventually, identity, TestDatabase, TestVhost};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
@@ -82,6 +82,7 @@ pub async fn spawn_app(shop_url: &str, overrides: &[(&'static str, &str)]) -> Te
         ("MES_TICK_MS", TICK_MS.to_string()),
         ("MES_TIME_SCALE", "0.00001".to_owned()),
     ]);
+    env.extend(identity::service_env("MES", "mes-api"));
     for (k, v) in overrides {
         env.insert(k, (*v).to_owned());
     }
@@ -97,7 +98,7 @@ pub async fn spawn_app(shop_url: &str, overrides: &[(&'static str, &str)]) -> Te
     let handle = tokio::spawn(app.run(token.clone().cancelled_owned()));
     TestApp {
         base,
-        http: reqwest::Client::new(),
+        http: identity::client_as_user("pat").await,
         db,
         vhost,
         events,

@@ -3,14 +3,17 @@
 //! (`POST /orders`, `GET /orders/{id}`, `GET /orders/{id}/status`) that carries the trace to CRM
 //! in `traceparent`. A retry is a second call, so a second CLIENT span.
 //!
-//! Each call has a deadline (the client is built by `printflow_web::client::http_client`), and
+//! Each call carries the Shop's own token (client credentials as `shop-api`, cached; a `401`
+//! fetches a fresh one once). Each call has a deadline (the client is built by `printflow_web::client::http_client`), and
 //! the outcome is classified so callers can tell "CRM is down" (connection refused: 503) from
 //! "CRM did not answer in time" (504) — the distinction seed point 8 is about.
 
 use axum::http::StatusCode;
+use printflow_auth::{SendError, ServiceToken};
 use printflow_contracts::orders::{CreateOrderRequest, OrderView, StatusView};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -23,7 +26,11 @@ pub enum CrmError {
     /// CRM did not answer within the deadline.
     #[error("CRM did not answer within {} ms", .0.as_millis())]
     Timeout(Duration),
-    /// CRM answered with a 5xx.
+    /// The Shop could not get its own token from the identity provider.
+    #[error("no service token for CRM: {0}")]
+    NoToken(String),
+    /// CRM answered with a 5xx, or refused the Shop's own token (401/403: our fault, not the
+    /// client's).
     #[error("CRM failed with status {status}")]
     ServerError {
         /// The status CRM answered.
@@ -49,6 +56,7 @@ impl CrmError {
         match self {
             CrmError::Unavailable(_) => Some("crm_unavailable"),
             CrmError::Timeout(_) => Some("crm_timeout"),
+            CrmError::NoToken(_) => Some("service_token_unavailable"),
             CrmError::ServerError { .. } | CrmError::BadResponse(_) => Some("crm_error"),
             CrmError::Rejected { .. } => None,
         }
@@ -58,18 +66,25 @@ impl CrmError {
 /// The CRM HTTP client.
 #[derive(Debug, Clone)]
 pub struct CrmClient {
+    /// Client with the per-call deadline.
     http: reqwest::Client,
+    /// CRM's base URL, without a trailing slash.
     base_url: String,
+    /// The per-call deadline.
     timeout: Duration,
+    /// The Shop's own token.
+    token: Arc<ServiceToken>,
 }
 
 impl CrmClient {
-    /// A client for the CRM at `base_url` whose calls give up after `timeout`.
-    pub fn new(base_url: &str, timeout: Duration) -> Self {
+    /// A client for the CRM at `base_url` whose calls give up after `timeout`, authenticated
+    /// with `token`.
+    pub fn new(base_url: &str, timeout: Duration, token: Arc<ServiceToken>) -> Self {
         CrmClient {
             http: printflow_web::client::http_client(timeout),
             base_url: base_url.trim_end_matches('/').to_owned(),
             timeout,
+            token,
         }
     }
 
@@ -80,44 +95,49 @@ impl CrmClient {
 
     /// `POST /orders` on CRM. A repeated `order_id` is idempotent on the CRM side.
     pub async fn create_order(&self, req: &CreateOrderRequest) -> Result<OrderView, CrmError> {
-        let call = self
-            .http
-            .post(format!("{}/orders", self.base_url))
-            .json(req);
-        self.send(call, "/orders").await
+        let url = format!("{}/orders", self.base_url);
+        self.send("/orders", || self.http.post(&url).json(req))
+            .await
     }
 
     /// `GET /orders/{id}` on CRM.
     pub async fn get_order(&self, order_id: Uuid) -> Result<OrderView, CrmError> {
-        let call = self
-            .http
-            .get(format!("{}/orders/{order_id}", self.base_url));
-        self.send(call, "/orders/{id}").await
+        let url = format!("{}/orders/{order_id}", self.base_url);
+        self.send("/orders/{id}", || self.http.get(&url)).await
     }
 
     /// `GET /orders/{id}/status` on CRM.
     pub async fn get_status(&self, order_id: Uuid) -> Result<StatusView, CrmError> {
-        let call = self
-            .http
-            .get(format!("{}/orders/{order_id}/status", self.base_url));
-        self.send(call, "/orders/{id}/status").await
+        let url = format!("{}/orders/{order_id}/status", self.base_url);
+        self.send("/orders/{id}/status", || self.http.get(&url))
+            .await
     }
 
-    /// Sends `call` in a CLIENT span named after `route` (the CRM route template).
+    /// Sends the request `build` makes with the Shop's token, in a CLIENT span named after
+    /// `route` (the CRM route template).
     async fn send<T: DeserializeOwned>(
         &self,
-        call: reqwest::RequestBuilder,
         route: &str,
+        build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<T, CrmError> {
-        let request = call.build().map_err(|e| self.classify(e))?;
-        let resp = printflow_telemetry::http_client::send(&self.http, request, route)
+        let resp = self
+            .token
+            .send(&self.http, route, build)
             .await
-            .map_err(|e| self.classify(e))?;
+            .map_err(|e| match e {
+                SendError::Token(e) => CrmError::NoToken(e.to_string()),
+                SendError::Http(e) => self.classify(e),
+            })?;
         let status = resp.status();
         // Reading the body is covered by the same deadline.
         let body = resp.bytes().await.map_err(|e| self.classify(e))?;
         if status.is_success() {
             serde_json::from_slice(&body).map_err(|e| CrmError::BadResponse(e.to_string()))
+        } else if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            // CRM refused the Shop itself (even after a fresh token): a set-up fault of ours,
+            // not the customer's; the detail is for our log.
+            tracing::error!(crm.status = status.as_u16(), body = %String::from_utf8_lossy(&body), "CRM refused the Shop's service token");
+            Err(CrmError::ServerError { status })
         } else if status.is_client_error() {
             let body = serde_json::from_slice::<Value>(&body)
                 .ok()

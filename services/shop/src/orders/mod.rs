@@ -148,6 +148,13 @@ impl IntoResponse for OrderError {
                         ),
                     )
                 }
+                CrmError::NoToken(detail) => {
+                    tracing::warn!(order.id = ?order_id, %detail, "no service token for CRM");
+                    ApiError::unavailable(
+                        "identity_provider_unavailable",
+                        "the Shop could not authenticate to the order service; try again later",
+                    )
+                }
                 CrmError::ServerError { status } => {
                     tracing::warn!(order.id = ?order_id, crm.status = status.as_u16(), "CRM failed");
                     ApiError::new(

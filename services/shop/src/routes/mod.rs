@@ -8,6 +8,7 @@ pub mod orders;
 use crate::state::AppState;
 use axum::routing::{get, post};
 use axum::Router;
+use printflow_auth::{Auth, RequireExt, Role};
 
 /// The hand-written OpenAPI document, served at `GET /openapi.json`.
 pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
@@ -35,34 +36,54 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/openapi.json"),
 ];
 
-/// The Shop's own routes (the runtime adds the health routes, `/openapi.json`, `/metrics` and
-/// the common layers).
-pub fn router(state: AppState) -> Router {
+/// Who may read a design or an order: its owner (a customer; handlers check ownership) and the
+/// staff who look after any customer's.
+const READERS: &[Role] = &[Role::Customer, Role::Support, Role::Admin];
+/// Who may change a design or place an order: customers, for their own designs only.
+const CUSTOMERS: &[Role] = &[Role::Customer];
+/// Who may download a model file: the readers and MES (printing it).
+const MODEL_READERS: &[Role] = &[
+    Role::Customer,
+    Role::Support,
+    Role::Admin,
+    Role::ModelReader,
+];
+
+/// The Shop's catalog: public, as a shop window is (docs/security.md).
+pub fn public_router(state: AppState) -> Router {
     Router::new()
         .route("/catalog/products", get(catalog::search_products))
         .route("/catalog/products/{id}", get(catalog::get_product))
         .route("/catalog/categories", get(catalog::categories))
+        .with_state(state)
+}
+
+/// The Shop's authenticated routes, each group behind its roles (the runtime adds the health
+/// routes, `/openapi.json`, `/metrics` and the common layers).
+pub fn router(state: AppState, auth: &Auth) -> Router {
+    let change = Router::new()
         .route("/designs", post(designs::create))
+        .route("/designs/{id}/edits", post(designs::edit))
+        .route("/designs/{id}/versions", post(designs::save_version))
+        .route("/orders", post(orders::create))
+        .require(auth, CUSTOMERS);
+    let read = Router::new()
         .route("/designs/{id}", get(designs::get))
-        .route(
-            "/designs/{id}/edits",
-            post(designs::edit).get(designs::list_edits),
-        )
-        .route(
-            "/designs/{id}/versions",
-            post(designs::save_version).get(designs::list_versions),
-        )
+        .route("/designs/{id}/edits", get(designs::list_edits))
+        .route("/designs/{id}/versions", get(designs::list_versions))
         .route(
             "/designs/{id}/versions/{version}",
             get(designs::get_version),
         )
+        .route("/designs/{id}/saves", get(designs::list_saves))
+        .route("/orders/{id}", get(orders::get))
+        .route("/orders/{id}/status", get(orders::status))
+        .require(auth, READERS);
+    let model = Router::new()
         .route(
             "/designs/{id}/versions/{version}/model",
             get(designs::download_model),
         )
-        .route("/designs/{id}/saves", get(designs::list_saves))
-        .route("/orders", post(orders::create))
-        .route("/orders/{id}", get(orders::get))
-        .route("/orders/{id}/status", get(orders::status))
-        .with_state(state)
+        .require(auth, MODEL_READERS);
+    change.merge(read).merge(model).with_state(state)
 }

@@ -9,7 +9,10 @@
 use futures::future::BoxFuture;
 use printflow_shop::app::Application;
 use printflow_shop::config::Config;
-use printflow_test_support::TestDatabase;
+use printflow_test_support::{identity, TestDatabase};
+
+/// The customer the tests act as unless they say otherwise.
+pub const CUSTOMER: &str = "alice";
 use serde_json::Value;
 use sqlx::PgPool;
 use std::collections::HashMap;
@@ -61,6 +64,7 @@ pub async fn spawn_app_with(overrides: &[(&'static str, String)]) -> TestApp {
         "SHOP_CRM_URL",
         format!("http://127.0.0.1:{}", closed_port().await),
     );
+    env.extend(identity::service_env("SHOP", "shop-api"));
     for (k, v) in overrides {
         env.insert(k, v.clone());
     }
@@ -72,7 +76,7 @@ pub async fn spawn_app_with(overrides: &[(&'static str, String)]) -> TestApp {
     tokio::spawn(async move { app.run(async move { stop.cancelled().await }).await });
     TestApp {
         base: format!("http://127.0.0.1:{port}"),
-        http: reqwest::Client::new(),
+        http: identity::client_as_user(CUSTOMER).await,
         db,
         store_dir,
         shutdown,

@@ -9,7 +9,7 @@
 
 pub mod processes;
 
-use printflow_test_support::{eventually, TestDatabase};
+use printflow_test_support::{eventually, identity, TestDatabase};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -25,8 +25,8 @@ pub struct Stack {
     pub crm: String,
     /// MES base URL.
     pub mes: String,
-    /// HTTP client for the test.
-    pub http: reqwest::Client,
+    /// The test's clients, one per role it acts in (see [`Stack::client_for`]).
+    clients: Clients,
     /// Stops every service.
     stop: CancellationToken,
     /// The service tasks, awaited on shutdown.
@@ -81,6 +81,26 @@ pub fn port_of(url: &str) -> u16 {
         .expect("url with a port")
 }
 
+/// Clients acting as the dev realm's people.
+struct Clients {
+    /// `alice`, a customer.
+    customer: reqwest::Client,
+    /// `sam`, support.
+    support: reqwest::Client,
+    /// `pat`, production.
+    production: reqwest::Client,
+}
+
+impl Clients {
+    async fn new() -> Clients {
+        Clients {
+            customer: identity::client_as_user("alice").await,
+            support: identity::client_as_user("sam").await,
+            production: identity::client_as_user("pat").await,
+        }
+    }
+}
+
 impl Stack {
     /// Starts CRM, then Shop (pointing at CRM), then MES (pointing at Shop), all on `amqp_url`.
     /// MES runs at a tiny time scale so an order is shipped within a few seconds.
@@ -112,7 +132,10 @@ impl Stack {
                 ("CRM_HTTP_PORT", "0".into()),
                 ("CRM_DATABASE_URL", crm_db.url.clone()),
                 ("CRM_AMQP_URL", amqp_url.to_owned()),
-            ],
+            ]
+            .into_iter()
+            .chain(identity::service_env("CRM", "crm-api"))
+            .collect(),
             "CRM_",
         ))
         .expect("crm config");
@@ -135,7 +158,10 @@ impl Stack {
                 ("SHOP_DATABASE_URL", shop_db.url.clone()),
                 ("SHOP_MODEL_STORE_DIR", model_dir.display().to_string()),
                 ("SHOP_CRM_URL", crm_url.clone()),
-            ],
+            ]
+            .into_iter()
+            .chain(identity::service_env("SHOP", "shop-api"))
+            .collect(),
             "SHOP_",
         ))
         .expect("shop config");
@@ -159,7 +185,10 @@ impl Stack {
                 ("MES_PRINTERS", "3".into()),
                 ("MES_TIME_SCALE", "0.00002".into()),
                 ("MES_TICK_MS", "25".into()),
-            ],
+            ]
+            .into_iter()
+            .chain(identity::service_env("MES", "mes-api"))
+            .collect(),
             "MES_",
         ))
         .expect("mes config");
@@ -178,10 +207,7 @@ impl Stack {
             shop: shop_url,
             crm: crm_url,
             mes: mes_url,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap(),
+            clients: Clients::new().await,
             stop,
             tasks,
             model_dir,
@@ -197,9 +223,26 @@ impl Stack {
         let _ = std::fs::remove_dir_all(&self.model_dir);
     }
 
+    /// The client a call to `url` is made with: the Shop as customer `alice`, MES's printer
+    /// actions as production (`pat`), every other CRM and MES call as support (`sam`).
+    pub fn client_for(&self, method: &str, url: &str) -> &reqwest::Client {
+        if url.starts_with(&self.shop) {
+            &self.clients.customer
+        } else if method == "POST" && url.starts_with(&self.mes) {
+            &self.clients.production
+        } else {
+            &self.clients.support
+        }
+    }
+
     /// GET returning JSON, panicking with the body on a non-2xx answer.
     pub async fn get(&self, url: &str) -> Value {
-        let resp = self.http.get(url).send().await.expect("GET");
+        let resp = self
+            .client_for("GET", url)
+            .get(url)
+            .send()
+            .await
+            .expect("GET");
         let status = resp.status();
         let body: Value = resp.json().await.unwrap_or(Value::Null);
         assert!(status.is_success(), "GET {url} -> {status}: {body}");
@@ -208,7 +251,13 @@ impl Stack {
 
     /// POST JSON, returning status and body.
     pub async fn post(&self, url: &str, body: &Value) -> (u16, Value) {
-        let resp = self.http.post(url).json(body).send().await.expect("POST");
+        let resp = self
+            .client_for("POST", url)
+            .post(url)
+            .json(body)
+            .send()
+            .await
+            .expect("POST");
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(Value::Null))
     }
@@ -270,7 +319,7 @@ impl Stack {
             || {
                 let url = url.clone();
                 async move {
-                    let resp = self.http.get(&url).send().await.ok()?;
+                    let resp = self.client_for("GET", &url).get(&url).send().await.ok()?;
                     let body: Value = resp.json().await.ok()?;
                     body["entries"]
                         .as_array()?

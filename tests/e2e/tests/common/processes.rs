@@ -1,7 +1,7 @@
 //! The real service binaries as child processes, for tests that need what only a process has:
 //! its own tracer provider and `service.name`, environment-variable configuration, and a SIGTERM.
 
-use printflow_test_support::eventually;
+use printflow_test_support::{eventually, identity};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -62,6 +62,9 @@ impl ServiceProcess {
             .map(|(k, v)| ((*k).to_owned(), v.clone()))
             .collect();
         vars.insert(format!("{upper}_HTTP_PORT"), port.to_string());
+        for (k, v) in identity::service_env(&upper, &format!("{name}-api")) {
+            vars.entry(k.to_owned()).or_insert(v);
+        }
         let bin = bin_dir().join(format!("printflow-{name}"));
         let child = Command::new(&bin)
             .envs(&vars)

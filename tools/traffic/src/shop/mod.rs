@@ -5,10 +5,12 @@ pub mod search_query;
 pub mod types;
 
 use crate::outcome::{Failure, FailureKind, Rejection};
+use printflow_auth::{ClientSettings, ServiceToken};
 use printflow_contracts::orders::StatusView;
 use search_query::SearchQuery;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use std::sync::Arc;
 use std::time::Duration;
 use types::{
     CategoryCount, Design, EditOp, EditRequest, OrderRequest, OrderSummary, Product, ProductId,
@@ -75,14 +77,19 @@ pub struct ShopClient {
     http: reqwest::Client,
     /// Base URL without a trailing slash.
     base: String,
+    /// The generator's own token (client credentials), sent with every request; `None` runs
+    /// anonymously (catalog only).
+    token: Option<Arc<ServiceToken>>,
 }
 
 impl ShopClient {
-    /// A client for the Shop at `base_url` whose requests give up after `timeout`.
-    pub fn new(base_url: &str, timeout: Duration) -> Self {
+    /// A client for the Shop at `base_url` whose requests give up after `timeout`, with a
+    /// token from `client` when given.
+    pub fn new(base_url: &str, timeout: Duration, client: Option<ClientSettings>) -> Self {
         ShopClient {
             http: printflow_web::client::http_client(timeout),
             base: base_url.trim_end_matches('/').to_owned(),
+            token: client.map(|c| Arc::new(ServiceToken::new(c))),
         }
     }
 
@@ -189,8 +196,21 @@ impl ShopClient {
         endpoint: &'static str,
         req: reqwest::RequestBuilder,
     ) -> Result<Reply<T>, Failure> {
+        let (req, token) = match &self.token {
+            Some(source) => {
+                let token = source.bearer().await.map_err(|e| {
+                    Failure::new(FailureKind::Transport, endpoint, format!("no token: {e}"))
+                })?;
+                (req.bearer_auth(&*token), Some((source, token)))
+            }
+            None => (req, None),
+        };
         let resp = req.send().await.map_err(|e| transport(endpoint, e))?;
         let status = resp.status().as_u16();
+        if let (401, Some((source, token))) = (status, &token) {
+            // The next journey fetches a fresh token; this one reports the refusal.
+            source.invalidate(token).await;
+        }
         let body = resp
             .bytes()
             .await
