@@ -20,7 +20,9 @@
 //!
 //! Layering, top-down (a module uses only those below it; `tools/layering` checks that none
 //! import each other): `app`; `routes`; `state`; `orders`; `designs`; `catalog`; `model`;
-//! `config`, `metrics`.
+//! `config`, `metrics`, `ownership`.
+//!
+//! - [`ownership`]: whose designs and orders a caller may see (docs/security.md).
 
 pub mod app;
 pub mod catalog;
@@ -29,6 +31,7 @@ pub mod designs;
 pub mod metrics;
 pub mod model;
 pub mod orders;
+pub mod ownership;
 pub mod routes;
 pub mod state;
 

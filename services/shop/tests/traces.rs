@@ -20,6 +20,7 @@ use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData
 use printflow_contracts::orders::{CreateOrderRequest, OrderView, StatusView};
 use printflow_contracts::OrderStatus;
 use printflow_test_support::eventually;
+use printflow_test_support::identity;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -73,6 +74,14 @@ async fn traced(resp: reqwest::Response) -> Traced {
 async fn get_traced(app: &TestApp, path: &str) -> Traced {
     exporter();
     traced(app.http.get(app.url(path)).send().await.unwrap()).await
+}
+
+/// GET as support (`sam`), who may look up any order: the Shop asks CRM even for ids no
+/// customer placed.
+async fn get_traced_as_support(app: &TestApp, path: &str) -> Traced {
+    exporter();
+    let sam = identity::client_as_user("sam").await;
+    traced(sam.get(app.url(path)).send().await.unwrap()).await
 }
 
 async fn post_traced(app: &TestApp, path: &str, body: Option<&Value>) -> Traced {
@@ -761,7 +770,7 @@ async fn orders_and_status_requests_carry_ids_and_statuses_never_the_customer() 
     assert_not_failed(status);
 
     // CRM's 404 is its verdict, not a failure of the Shop.
-    let t = get_traced(&app, &format!("/orders/{}/status", Uuid::new_v4())).await;
+    let t = get_traced_as_support(&app, &format!("/orders/{}/status", Uuid::new_v4())).await;
     assert_eq!(t.status, 404);
     let spans = spans_of(&t.trace_id).await;
     assert_not_failed(named(&spans, "order.status.get"));
@@ -798,7 +807,7 @@ async fn crm_timeouts_and_outages_are_errors_and_the_retry_is_its_own_client_spa
         format!("http://127.0.0.1:{}", closed_port().await),
     )])
     .await;
-    let t = get_traced(&app, &format!("/orders/{}/status", Uuid::new_v4())).await;
+    let t = get_traced_as_support(&app, &format!("/orders/{}/status", Uuid::new_v4())).await;
     assert_eq!(t.status, 503);
     let spans = spans_of(&t.trace_id).await;
     assert_failed(named(&spans, "order.status.get"), "crm_unavailable", None);

@@ -166,19 +166,27 @@ pub async fn traced<T>(
     result
 }
 
-/// Creates a design initialised from the product's defaults, in the span `design.create`
-/// (`product.id`, `design.id`).
-pub async fn create_design(pool: &PgPool, product_id: Uuid) -> Result<Design, DesignError> {
+/// Creates a design owned by `owner` (the customer's token subject), initialised from the
+/// product's defaults, in the span `design.create` (`product.id`, `design.id`).
+pub async fn create_design(
+    pool: &PgPool,
+    product_id: Uuid,
+    owner: &str,
+) -> Result<Design, DesignError> {
     let span = tracing::info_span!(
         "design.create",
         product.id = %product_id,
         design.id = Empty,
         error.type = Empty,
     );
-    traced(span, insert_new_design(pool, product_id)).await
+    traced(span, insert_new_design(pool, product_id, owner)).await
 }
 
-async fn insert_new_design(pool: &PgPool, product_id: Uuid) -> Result<Design, DesignError> {
+async fn insert_new_design(
+    pool: &PgPool,
+    product_id: Uuid,
+    owner: &str,
+) -> Result<Design, DesignError> {
     let product = sqlx::query_as::<_, Product>(&format!(
         "SELECT {PRODUCT_COLUMNS} FROM products WHERE id = $1"
     ))
@@ -193,7 +201,7 @@ async fn insert_new_design(pool: &PgPool, product_id: Uuid) -> Result<Design, De
     })?;
     let id = Uuid::now_v7();
     tracing::Span::current().record("design.id", tracing::field::display(id));
-    repo::insert_design(pool, id, product_id, &params).await?;
+    repo::insert_design(pool, id, product_id, &params, owner).await?;
     tracing::info!("design created");
     repo::get_design(pool, id)
         .await?

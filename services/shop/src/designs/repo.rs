@@ -261,14 +261,18 @@ pub async fn insert_design(
     id: Uuid,
     product_id: Uuid,
     params: &DesignParameters,
+    owner: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO designs (id, product_id, parameters) VALUES ($1, $2, $3)")
-        .bind(id)
-        .bind(product_id)
-        .bind(Json(params))
-        .execute(pool)
-        .await
-        .map(|_| ())
+    sqlx::query(
+        "INSERT INTO designs (id, product_id, parameters, owner_subject) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(id)
+    .bind(product_id)
+    .bind(Json(params))
+    .bind(owner)
+    .execute(pool)
+    .await
+    .map(|_| ())
 }
 
 /// Locks the draft row for the rest of the transaction (edits and saves serialise on it).

@@ -192,6 +192,7 @@ pub async fn place_order(
     store: &dyn ModelStore,
     crm: &CrmClient,
     req: PlaceOrder,
+    owner: &str,
 ) -> Result<OrderView, OrderError> {
     let span = tracing::info_span!(
         "order.place",
@@ -206,7 +207,7 @@ pub async fn place_order(
         order.status_version = Empty,
         error.type = Empty,
     );
-    let result = forward_order(pool, store, crm, req)
+    let result = forward_order(pool, store, crm, req, owner)
         .instrument(span.clone())
         .await;
     if let Err(err) = &result {
@@ -220,6 +221,7 @@ async fn forward_order(
     store: &dyn ModelStore,
     crm: &CrmClient,
     req: PlaceOrder,
+    owner: &str,
 ) -> Result<OrderView, OrderError> {
     let span = tracing::Span::current();
     let version = repo::get_version(pool, req.design_id, req.design_version)
@@ -243,6 +245,7 @@ async fn forward_order(
     }
     let order_id = Uuid::now_v7();
     span.record("order.id", tracing::field::display(order_id));
+    crate::ownership::record_order_owner(pool, order_id, owner).await?;
     let request = CreateOrderRequest {
         order_id,
         customer: req.customer,

@@ -101,6 +101,17 @@ impl TestApp {
         split(resp).await
     }
 
+    /// GET as dev user `user` instead of the default customer.
+    pub async fn get_as(&self, user: &str, path: &str) -> (u16, Value) {
+        let resp = identity::client_as_user(user)
+            .await
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("GET");
+        split(resp).await
+    }
+
     /// POST a JSON body.
     pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
         let resp = self
