@@ -41,7 +41,7 @@ ready_bench-shop() { http_ok "http://127.0.0.1:$SHOP_HTTP_PORT/readyz"; }
 # start_shop PORT on|off
 start_shop() {
     export SHOP_HTTP_PORT=$1 RUST_LOG=warn SHOP_MODEL_STORE_DIR="$DATA_DIR/models"
-    export SHOP_DATABASE_URL="postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/printflow_shop"
+    export SHOP_DATABASE_URL="$(service_db_url shop)"
     if [[ "$2" == on ]]; then
         export OTEL_SDK_DISABLED=false OTEL_TRACES_SAMPLER=always_on OTEL_SERVICE_NAME=shop-api-bench \
             OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$JAEGER_OTLP_HTTP_PORT" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf

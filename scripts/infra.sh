@@ -16,7 +16,7 @@
 #
 # COMPONENT: postgres, rabbitmq, jaeger, monitoring (Prometheus + Alertmanager), keycloak;
 # default all.
-# Settings (README): every *_PORT, PG_USER, PG_PASSWORD, PRINTFLOW_DATA_DIR, PRINTFLOW_CACHE_DIR,
+# Settings (README): every *_PORT, PG_USER, PG_PASSWORD, PG_{SHOP,CRM,MES}_PASSWORD, PRINTFLOW_DATA_DIR, PRINTFLOW_CACHE_DIR,
 # JAEGER_STORAGE=memory|badger, ALERT_WEBHOOK_URL, KEYCLOAK_ADMIN_PASSWORD and the realm's
 # PRINTFLOW_DEV_PASSWORD_* / PRINTFLOW_*_CLIENT_SECRET overrides (docs/security.md).
 
@@ -25,7 +25,6 @@ set -euo pipefail
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
 PACKAGES=(postgresql rabbitmq-server curl jq unzip prometheus prometheus-alertmanager)
-DATABASES=(printflow_shop printflow_crm printflow_mes)
 COMPONENTS=(postgres rabbitmq jaeger monitoring keycloak)
 
 PG_DATA="$DATA_DIR/postgres"
@@ -168,14 +167,45 @@ EOF
         daemon_start postgres postgres "$PG_BIN/postgres" -D "$PG_DATA"
     fi
     daemon_wait postgres 60
-    # Role and databases, idempotently; psql variables do the quoting.
+    # The admin role, idempotently; psql variables do the quoting.
     run_as postgres "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$RUN_DIR" -p "$PG_PORT" -d postgres \
-        -v user="$PG_USER" -v pass="$PG_PASSWORD" -v dbs="$(IFS=, && echo "${DATABASES[*]}")" <<'SQL'
+        -v user="$PG_USER" -v pass="$PG_PASSWORD" <<'SQL'
 SELECT format('CREATE ROLE %I', :'user') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'user') \gexec
-ALTER ROLE :"user" WITH LOGIN CREATEDB PASSWORD :'pass';
-SELECT format('CREATE DATABASE %I OWNER %I ENCODING %L', d, :'user', 'UTF8')
-  FROM unnest(string_to_array(:'dbs', ',')) AS d
- WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = d) \gexec
+ALTER ROLE :"user" WITH LOGIN CREATEDB NOSUPERUSER NOCREATEROLE PASSWORD :'pass';
+SQL
+    local svc pass_var
+    for svc in shop crm mes; do
+        pass_var="PG_${svc^^}_PASSWORD"
+        pg_service_role "printflow_$svc" "${!pass_var}"
+    done
+}
+
+# pg_service_role NAME PASSWORD: login role NAME (not a superuser, cannot create databases or
+# roles) owning database NAME and everything in it. Objects an earlier version created as the
+# admin role are handed over, so the service can still run its migrations.
+pg_service_role() {
+    run_as postgres "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$RUN_DIR" -p "$PG_PORT" -d postgres \
+        -v role="$1" -v pass="$2" -v admin="$PG_USER" <<'SQL'
+SELECT format('CREATE ROLE %I', :'role') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role') \gexec
+ALTER ROLE :"role" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT PASSWORD :'pass';
+SELECT format('CREATE DATABASE %I OWNER %I ENCODING %L', :'role', :'role', 'UTF8')
+ WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'role') \gexec
+ALTER DATABASE :"role" OWNER TO :"role";
+REVOKE ALL ON DATABASE :"role" FROM PUBLIC;
+GRANT CONNECT, TEMPORARY ON DATABASE :"role" TO :"role";
+SQL
+    run_as postgres "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$RUN_DIR" -p "$PG_PORT" -d "$1" \
+        -v role="$1" <<'SQL'
+SELECT format('ALTER TABLE %I.%I OWNER TO %I', n.nspname, c.relname, :'role')
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm') AND c.relowner <> :'role'::regrole \gexec
+SELECT format('ALTER SEQUENCE %I.%I OWNER TO %I', n.nspname, c.relname, :'role')
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = 'public' AND c.relkind = 'S' AND c.relowner <> :'role'::regrole
+   AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')) \gexec
+SELECT format('ALTER FUNCTION %s OWNER TO %I', p.oid::regprocedure, :'role')
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname = 'public' AND p.proowner <> :'role'::regrole \gexec
 SQL
 }
 
@@ -193,7 +223,8 @@ status_postgres() {
 # ----------------------------------------------------------------------------------- rabbitmq
 
 ready_rabbitmq() {
-    port_open "$RABBITMQ_PORT" && http_ok -u guest:guest "http://127.0.0.1:$RABBITMQ_MANAGEMENT_PORT/api/overview"
+    # Any answer of the management API (401 included: the admin is created once it runs).
+    port_open "$RABBITMQ_PORT" && curl -sS -o /dev/null --max-time 2 "http://127.0.0.1:$RABBITMQ_MANAGEMENT_PORT/api/overview" 2>/dev/null
 }
 
 rabbitmqctl_local() {
@@ -215,7 +246,40 @@ up_rabbitmq() {
     daemon_wait rabbitmq 90 "$RMQ_BASE/log/$RMQ_NODE.log"
     # Proves the CLI path (cookie, HOME, node name), so `infra.sh rabbitmqctl` can be relied on.
     rabbitmqctl_local -q await_startup --timeout 30 >/dev/null ||
-        warn "rabbitmqctl cannot reach $RMQ_NODE (the broker itself is up)"
+        die "rabbitmqctl cannot reach $RMQ_NODE (needed to set up its users)"
+    rmq_users
+}
+
+# rmq_users: the administrator, one user per service with config/rabbitmq/permissions on "/",
+# and no guest. Idempotent (passwords and permissions are set again on every `up`).
+rmq_users() {
+    rmq_user "$RABBITMQ_ADMIN_USER" "$RABBITMQ_ADMIN_PASSWORD" administrator
+    rabbitmqctl_local -q set_permissions -p / "$RABBITMQ_ADMIN_USER" '.*' '.*' '.*' >/dev/null
+    local user conf write read pass_var
+    # Read on fd 3: rabbitmqctl would swallow the rest of the file from stdin.
+    while read -r user conf write read <&3; do
+        [[ -z "$user" || "$user" == \#* ]] && continue
+        pass_var="RABBITMQ_$(tr 'a-z' 'A-Z' <<<"${user#printflow-}")_PASSWORD"
+        rmq_user "$user" "${!pass_var}" ""
+        rabbitmqctl_local -q set_permissions -p / "$user" "$conf" "$write" "$read" >/dev/null
+    done 3<"$ROOT/config/rabbitmq/permissions"
+    # Listed first, then searched: `grep -q` closing the pipe early would fail rabbitmqctl
+    # (SIGPIPE) and, with pipefail, the test.
+    if grep -q '^guest\b' <<<"$(rabbitmqctl_local -q list_users --no-table-headers)"; then
+        rabbitmqctl_local -q delete_user guest >/dev/null
+        log "RabbitMQ: removed the default guest user"
+    fi
+}
+
+# rmq_user NAME PASSWORD TAGS: creates the user or resets its password, and sets its tags.
+rmq_user() {
+    if grep -q "^$1\b" <<<"$(rabbitmqctl_local -q list_users --no-table-headers)"; then
+        rabbitmqctl_local -q change_password "$1" "$2" >/dev/null
+    else
+        rabbitmqctl_local -q add_user "$1" "$2" >/dev/null
+    fi
+    # shellcheck disable=SC2086 # TAGS: none or one word
+    rabbitmqctl_local -q set_user_tags "$1" $3 >/dev/null
 }
 
 down_rabbitmq() {

@@ -52,7 +52,31 @@ for entry in "${PORTS[@]}"; do
     fi
 done
 unset entry var
+# PG_USER: the administrative role of the scripts and the tests (creates databases, not a
+# superuser). Each service logs in as its own role owning only its database (least privilege,
+# docs/security.md); the passwords are dev-only defaults, overridable like everything here.
 export PG_USER="${PG_USER:-printflow}" PG_PASSWORD="${PG_PASSWORD:-printflow}" ROOT DATA_DIR
+# RabbitMQ: an administrator for the scripts and the tests (the well-known guest is removed), and
+# one user per service with the permissions of config/rabbitmq/permissions.
+export RABBITMQ_ADMIN_USER="${RABBITMQ_ADMIN_USER:-printflow-admin}"
+export RABBITMQ_ADMIN_PASSWORD="${RABBITMQ_ADMIN_PASSWORD:-rabbit-admin-dev-only}"
+export RABBITMQ_CRM_PASSWORD="${RABBITMQ_CRM_PASSWORD:-crm-rabbit-dev-only}"
+export RABBITMQ_MES_PASSWORD="${RABBITMQ_MES_PASSWORD:-mes-rabbit-dev-only}"
+export PG_SHOP_PASSWORD="${PG_SHOP_PASSWORD:-shop-db-dev-only}"
+export PG_CRM_PASSWORD="${PG_CRM_PASSWORD:-crm-db-dev-only}"
+export PG_MES_PASSWORD="${PG_MES_PASSWORD:-mes-db-dev-only}"
+
+# service_amqp_url SERVICE: the AMQP URL a service (crm, mes) connects with, as its own user.
+service_amqp_url() {
+    local pass_var="RABBITMQ_${1^^}_PASSWORD"
+    printf 'amqp://printflow-%s:%s@127.0.0.1:%s/%%2f\n' "$1" "${!pass_var}" "$RABBITMQ_PORT"
+}
+
+# service_db_url SERVICE: the URL a service (shop, crm, mes) connects with, as its own role.
+service_db_url() {
+    local pass_var="PG_${1^^}_PASSWORD"
+    printf 'postgres://printflow_%s:%s@127.0.0.1:%s/printflow_%s\n' "$1" "${!pass_var}" "$PG_PORT" "$1"
+}
 
 # Microseconds since the epoch (bash 5 EPOCHREALTIME, no fork of `date`).
 now_us() { printf '%s\n' "${EPOCHREALTIME/./}"; }
@@ -137,7 +161,9 @@ apt_install() {
 # runners are often a normal user with passwordless sudo: re-exec through it, keeping settings.
 ensure_root() {
     ((EUID == 0)) && return 0
-    local keep="PRINTFLOW_DATA_DIR,PRINTFLOW_CACHE_DIR,PG_USER,PG_PASSWORD,POLL_INTERVAL,JAEGER_STORAGE,ALERT_WEBHOOK_URL"
+    local keep="PRINTFLOW_DATA_DIR,PRINTFLOW_CACHE_DIR,PG_USER,PG_PASSWORD,PG_SHOP_PASSWORD,PG_CRM_PASSWORD,PG_MES_PASSWORD"
+    keep+=",RABBITMQ_ADMIN_USER,RABBITMQ_ADMIN_PASSWORD,RABBITMQ_CRM_PASSWORD,RABBITMQ_MES_PASSWORD"
+    keep+=",POLL_INTERVAL,JAEGER_STORAGE,ALERT_WEBHOOK_URL"
     keep+=",KEYCLOAK_ADMIN_PASSWORD,$(compgen -e | grep -E '^PRINTFLOW_(DEV_PASSWORD_|[A-Z_]+_CLIENT_SECRET$)' | tr '\n' ',' || true)"
     keep+=",GOCACHE,GOMODCACHE,GOPATH,GOPROXY,GOFLAGS,$(printf '%s,' "${PORTS[@]%%=*}")"
     if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
@@ -321,8 +347,10 @@ daemon_status() {
 print_endpoints() {
     cat <<EOF
 
-  PostgreSQL 127.0.0.1:$PG_PORT (user $PG_USER), databases printflow_shop / printflow_crm / printflow_mes
-  RabbitMQ   amqp://127.0.0.1:$RABBITMQ_PORT, management UI http://127.0.0.1:$RABBITMQ_MANAGEMENT_PORT (guest/guest)
+  PostgreSQL 127.0.0.1:$PG_PORT, databases printflow_shop / printflow_crm / printflow_mes, each owned by the
+             service's own role (printflow_shop, ...); admin role $PG_USER
+  RabbitMQ   amqp://127.0.0.1:$RABBITMQ_PORT (users printflow-crm, printflow-mes), management UI
+             http://127.0.0.1:$RABBITMQ_MANAGEMENT_PORT ($RABBITMQ_ADMIN_USER, password \$RABBITMQ_ADMIN_PASSWORD)
   Jaeger     query API http://127.0.0.1:$JAEGER_QUERY_PORT/api/services (no UI in this build; see README),
              OTLP in on 127.0.0.1:$JAEGER_OTLP_GRPC_PORT (gRPC) and 127.0.0.1:$JAEGER_OTLP_HTTP_PORT (HTTP)
   Prometheus http://127.0.0.1:$PROMETHEUS_PORT (classic UI /classic/graph), Alertmanager http://127.0.0.1:$ALERTMANAGER_PORT

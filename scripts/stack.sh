@@ -19,16 +19,16 @@ set -euo pipefail
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
 # Each service finds the others, the databases, the broker and Jaeger at their configured ports.
-db_url() { printf 'postgres://%s:%s@127.0.0.1:%s/printflow_%s' "$PG_USER" "$PG_PASSWORD" "$PG_PORT" "$1"; }
 export SHOP_CRM_URL="${SHOP_CRM_URL:-http://127.0.0.1:$CRM_HTTP_PORT}"
 export MES_SHOP_URL="${MES_SHOP_URL:-http://127.0.0.1:$SHOP_HTTP_PORT}"
 export TRAFFIC_SHOP_URL="${TRAFFIC_SHOP_URL:-http://127.0.0.1:$SHOP_HTTP_PORT}"
 export SHOP_MODEL_STORE_DIR="${SHOP_MODEL_STORE_DIR:-$DATA_DIR/models}"
-export SHOP_DATABASE_URL="${SHOP_DATABASE_URL:-$(db_url shop)}"
-export CRM_DATABASE_URL="${CRM_DATABASE_URL:-$(db_url crm)}"
-export MES_DATABASE_URL="${MES_DATABASE_URL:-$(db_url mes)}"
-export CRM_AMQP_URL="${CRM_AMQP_URL:-amqp://guest:guest@127.0.0.1:$RABBITMQ_PORT/%2f}"
-export MES_AMQP_URL="${MES_AMQP_URL:-amqp://guest:guest@127.0.0.1:$RABBITMQ_PORT/%2f}"
+# Each service as its own database role, owning only its database (scripts/infra.sh).
+export SHOP_DATABASE_URL="${SHOP_DATABASE_URL:-$(service_db_url shop)}"
+export CRM_DATABASE_URL="${CRM_DATABASE_URL:-$(service_db_url crm)}"
+export MES_DATABASE_URL="${MES_DATABASE_URL:-$(service_db_url mes)}"
+export CRM_AMQP_URL="${CRM_AMQP_URL:-$(service_amqp_url crm)}"
+export MES_AMQP_URL="${MES_AMQP_URL:-$(service_amqp_url mes)}"
 # Every service trusts the dev realm; Shop, MES and the traffic generator call with their own
 # client credentials (the dev realm's secrets unless set, see docs/security.md).
 ISSUER="http://127.0.0.1:$KEYCLOAK_PORT/realms/printflow"

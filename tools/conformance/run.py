@@ -67,6 +67,8 @@ class Env:
     pg_user: str = os.environ.get("PG_USER", "printflow")
     pg_password: str = os.environ.get("PG_PASSWORD", "printflow")
     amqp_port: str = os.environ.get("RABBITMQ_PORT", "5672")
+    rabbit_user: str = os.environ.get("RABBITMQ_ADMIN_USER", "printflow-admin")
+    rabbit_password: str = os.environ.get("RABBITMQ_ADMIN_PASSWORD", "rabbit-admin-dev-only")
     rabbit_api: str = (
         f"http://127.0.0.1:{os.environ.get('RABBITMQ_MANAGEMENT_PORT', '15672')}"
     )
@@ -228,7 +230,7 @@ class Stack:
             m = re.fullmatch(rf"{PREFIX}(\d+)_\w+", name)
             if m and not pid_alive(int(m.group(1))):
                 psql(self.env, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        status, vhosts = http("GET", f"{self.env.rabbit_api}/api/vhosts", auth=("guest", "guest"))
+        status, vhosts = http("GET", f"{self.env.rabbit_api}/api/vhosts", auth=(self.env.rabbit_user, self.env.rabbit_password))
         if status == 200 and isinstance(vhosts, list):
             for v in vhosts:
                 m = re.fullmatch(rf"{VHOST_PREFIX}(\d+)", v.get("name", ""))
@@ -243,28 +245,31 @@ class Stack:
             self.databases.append(name)
         vhost = f"{VHOST_PREFIX}{self.run_id}"
         api = self.env.rabbit_api
-        status, body = http("PUT", f"{api}/api/vhosts/{vhost}", auth=("guest", "guest"))
+        status, body = http("PUT", f"{api}/api/vhosts/{vhost}", auth=(self.env.rabbit_user, self.env.rabbit_password))
         if status not in (201, 204):
             raise SetupError(f"creating RabbitMQ vhost {vhost}: {status} {body}")
         self.vhost = vhost
         status, body = http(
             "PUT",
-            f"{api}/api/permissions/{vhost}/guest",
+            f"{api}/api/permissions/{vhost}/{self.env.rabbit_user}",
             {"configure": ".*", "write": ".*", "read": ".*"},
-            auth=("guest", "guest"),
+            auth=(self.env.rabbit_user, self.env.rabbit_password),
         )
         if status not in (201, 204):
-            raise SetupError(f"granting guest on vhost {vhost}: {status} {body}")
+            raise SetupError(f"granting the admin on vhost {vhost}: {status} {body}")
 
     def _delete_vhost(self, name: str) -> None:
-        http("DELETE", f"{self.env.rabbit_api}/api/vhosts/{name}", auth=("guest", "guest"))
+        http("DELETE", f"{self.env.rabbit_api}/api/vhosts/{name}", auth=(self.env.rabbit_user, self.env.rabbit_password))
 
     # --- services -------------------------------------------------------------------------
 
     def start_services(self, model_dir: Path) -> None:
         for service in SERVICES:
             self.ports[service] = free_port()
-        amqp = f"amqp://guest:guest@127.0.0.1:{self.env.amqp_port}/{self.vhost}"
+        amqp = (
+            f"amqp://{self.env.rabbit_user}:{self.env.rabbit_password}"
+            f"@127.0.0.1:{self.env.amqp_port}/{self.vhost}"
+        )
         common = {
             "OTEL_SDK_DISABLED": "true",
             "RUST_LOG": os.environ.get("RUST_LOG", "warn"),

@@ -1,7 +1,7 @@
 //! One AMQP connection per process, re-established on demand after the broker went away.
 
 use crate::error::MessagingError;
-use crate::topology;
+use crate::topology::{self, QueueSpec, ALL_QUEUES};
 use lapin::{Channel, Connection, ConnectionProperties};
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +13,10 @@ pub struct Broker {
     url: String,
     /// Shown in the management UI's connection list.
     connection_name: String,
+    /// The work queues this handle declares (with their dead-letter queues) besides the
+    /// exchanges: a service declares the queues it consumes, so its broker user needs no rights
+    /// on the others' (config/rabbitmq/permissions).
+    queues: Vec<QueueSpec>,
     /// The live connection, if any. A mutex (not a lock-free cell) so that concurrent callers
     /// after an outage trigger one reconnect, not one each.
     conn: Mutex<Option<Arc<Connection>>>,
@@ -27,11 +31,23 @@ impl std::fmt::Debug for Broker {
 }
 
 impl Broker {
-    /// A broker handle; connects lazily.
+    /// A broker handle declaring the whole topology (tools and tests); connects lazily.
     pub fn new(url: impl Into<String>, connection_name: impl Into<String>) -> Arc<Self> {
+        Broker::owning(url, connection_name, &ALL_QUEUES)
+    }
+
+    /// A broker handle declaring the exchanges and `queues` (the ones its service consumes);
+    /// connects lazily. Events for a queue nobody declared yet are not lost: publishes are
+    /// `mandatory`, so they stay in the outbox until the consuming service has declared it.
+    pub fn owning(
+        url: impl Into<String>,
+        connection_name: impl Into<String>,
+        queues: &[QueueSpec],
+    ) -> Arc<Self> {
         Arc::new(Broker {
             url: url.into(),
             connection_name: connection_name.into(),
+            queues: queues.to_vec(),
             conn: Mutex::new(None),
         })
     }
@@ -54,7 +70,7 @@ impl Broker {
         .await
         .map_err(|_| MessagingError::Timeout("connect"))??;
         let channel = conn.create_channel().await?;
-        topology::declare(&channel).await?;
+        topology::declare(&channel, &self.queues).await?;
         let _ = channel.close(200, "topology declared".into()).await;
         tracing::info!(name = %self.connection_name, "connected to RabbitMQ");
         let conn = Arc::new(conn);

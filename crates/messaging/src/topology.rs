@@ -53,8 +53,8 @@ fn quorum_args() -> FieldTable {
     args
 }
 
-/// Declares exchanges, work queues, dead-letter queues and bindings.
-pub async fn declare(channel: &Channel) -> Result<(), lapin::Error> {
+/// Declares the exchanges, and `queues` with their dead-letter queues and bindings.
+pub async fn declare(channel: &Channel, queues: &[QueueSpec]) -> Result<(), lapin::Error> {
     let durable = ExchangeDeclareOptions {
         durable: true,
         ..Default::default()
@@ -79,7 +79,7 @@ pub async fn declare(channel: &Channel) -> Result<(), lapin::Error> {
         durable: true,
         ..Default::default()
     };
-    for spec in ALL_QUEUES {
+    for spec in queues {
         let dlq = spec.dead_letter_queue();
         channel
             .queue_declare(dlq.as_str().into(), queue_opts, quorum_args())

@@ -126,11 +126,17 @@ impl Runtime {
         Ok(pool)
     }
 
-    /// Creates the broker handle (named `connection_name` in the broker's UI), registers the
-    /// messaging metrics and adds the `broker` readiness check. Nothing connects yet: the service
-    /// starts, and accepts work, while the broker is down.
-    pub fn messaging(&mut self, settings: &BrokerSettings, connection_name: &str) -> Messaging {
-        let broker = Broker::new(settings.url.clone(), connection_name);
+    /// Creates the broker handle (named `connection_name` in the broker's UI, declaring the
+    /// exchanges and the work queues the service consumes, `queues`), registers the messaging
+    /// metrics and adds the `broker` readiness check. Nothing connects yet: the service starts,
+    /// and accepts work, while the broker is down.
+    pub fn messaging(
+        &mut self,
+        settings: &BrokerSettings,
+        connection_name: &str,
+        queues: &[QueueSpec],
+    ) -> Messaging {
+        let broker = Broker::owning(settings.url.clone(), connection_name, queues);
         let metrics = MessagingMetrics::register(&self.metrics);
         let probe = broker.clone();
         self.checks.push((

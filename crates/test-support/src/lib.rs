@@ -4,8 +4,9 @@
 //!
 //! Where things are is read from `PRINTFLOW_TEST_DATABASE_URL` (admin connection, default
 //! `postgres://printflow:printflow@127.0.0.1:5432/postgres`), `PRINTFLOW_TEST_AMQP_URL_BASE`
-//! (default `amqp://guest:guest@127.0.0.1:5672`) and `PRINTFLOW_TEST_RABBITMQ_API` (default
-//! `http://guest:guest@127.0.0.1:15672`); Jaeger's query API from `PRINTFLOW_TEST_JAEGER_API`
+//! (default `amqp://<admin>@127.0.0.1:5672`), `PRINTFLOW_TEST_RABBITMQ_API` (default
+//! `http://127.0.0.1:15672`) and the broker's administrator `PRINTFLOW_TEST_RABBITMQ_USER` /
+//! `PRINTFLOW_TEST_RABBITMQ_PASSWORD` (defaults those of scripts/lib.sh); Jaeger's query API from `PRINTFLOW_TEST_JAEGER_API`
 //! (default `http://127.0.0.1:16686`); Keycloak from `PRINTFLOW_TEST_KEYCLOAK_URL` (default
 //! `http://127.0.0.1:8180`, see [`identity`]).
 //!

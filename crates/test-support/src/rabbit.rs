@@ -8,16 +8,30 @@ pub(crate) fn api_base() -> String {
         .unwrap_or_else(|_| "http://127.0.0.1:15672".to_owned())
 }
 
-/// A request to the management API at `path` (starting with `/api/`), as guest.
-pub(crate) fn management(method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+/// The broker's administrator (`PRINTFLOW_TEST_RABBITMQ_USER` / `_PASSWORD`, defaults those of
+/// scripts/lib.sh): tests create vhosts and look into queues as it.
+pub fn admin() -> (String, String) {
+    (
+        std::env::var("PRINTFLOW_TEST_RABBITMQ_USER")
+            .unwrap_or_else(|_| "printflow-admin".to_owned()),
+        std::env::var("PRINTFLOW_TEST_RABBITMQ_PASSWORD")
+            .unwrap_or_else(|_| "rabbit-admin-dev-only".to_owned()),
+    )
+}
+
+/// A request to the management API at `path` (starting with `/api/`), as the administrator.
+pub fn management(method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    let (user, password) = admin();
     reqwest::Client::new()
         .request(method, format!("{}{path}", api_base()))
-        .basic_auth("guest", Some("guest"))
+        .basic_auth(user, Some(password))
 }
 
 fn amqp_base() -> String {
-    std::env::var("PRINTFLOW_TEST_AMQP_URL_BASE")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672".to_owned())
+    std::env::var("PRINTFLOW_TEST_AMQP_URL_BASE").unwrap_or_else(|_| {
+        let (user, password) = admin();
+        format!("amqp://{user}:{password}@127.0.0.1:5672")
+    })
 }
 
 /// A private vhost.
@@ -32,20 +46,21 @@ pub struct TestVhost {
 }
 
 impl TestVhost {
-    /// Creates a vhost named `test-<pid>-<uuid>` and grants `guest` full rights on it.
+    /// Creates a vhost named `test-<pid>-<uuid>` and grants the administrator full rights on it.
     pub async fn new() -> TestVhost {
         // The creating process in the name: crate::leftovers keeps vhosts whose test runs.
         let name = crate::names::owned_name("test", '-');
         let http = reqwest::Client::new();
         let base = api_base();
+        let (user, password) = admin();
         http.put(format!("{base}/api/vhosts/{name}"))
-            .basic_auth("guest", Some("guest"))
+            .basic_auth(&user, Some(&password))
             .send()
             .await
             .and_then(|r| r.error_for_status())
             .expect("create vhost (is RabbitMQ's management plugin up?)");
-        http.put(format!("{base}/api/permissions/{name}/guest"))
-            .basic_auth("guest", Some("guest"))
+        http.put(format!("{base}/api/permissions/{name}/{user}"))
+            .basic_auth(&user, Some(&password))
             .json(&json!({"configure": ".*", "write": ".*", "read": ".*"}))
             .send()
             .await
@@ -64,7 +79,7 @@ impl TestVhost {
         let resp = self
             .http
             .get(format!("{}/api/queues/{}/{}", api_base(), self.name, queue))
-            .basic_auth("guest", Some("guest"))
+            .basic_auth(admin().0, Some(admin().1))
             .send()
             .await
             .ok()?;
@@ -97,7 +112,7 @@ impl TestVhost {
                 self.name,
                 exchange
             ))
-            .basic_auth("guest", Some("guest"))
+            .basic_auth(admin().0, Some(admin().1))
             .json(&json!({
                 "properties": {
                     "delivery_mode": 2,
@@ -132,7 +147,7 @@ impl TestVhost {
                 self.name,
                 queue
             ))
-            .basic_auth("guest", Some("guest"))
+            .basic_auth(admin().0, Some(admin().1))
             .json(&json!({"count": count, "ackmode": "ack_requeue_true", "encoding": "auto"}))
             .send()
             .await;
@@ -147,7 +162,7 @@ impl TestVhost {
         let _ = self
             .http
             .delete(format!("{}/api/vhosts/{}", api_base(), self.name))
-            .basic_auth("guest", Some("guest"))
+            .basic_auth(admin().0, Some(admin().1))
             .send()
             .await;
     }

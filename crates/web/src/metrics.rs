@@ -154,7 +154,8 @@ mod tests {
             .route(
                 "/broken",
                 get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "broken") }),
-            );
+            )
+            .merge(metrics_route(metrics));
         with_common_layers(routes, Limits::default(), metrics)
     }
 

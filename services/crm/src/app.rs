@@ -34,7 +34,8 @@ impl Service for Crm {
     async fn runtime(config: Config) -> anyhow::Result<Runtime> {
         let mut runtime = Runtime::new(&config.http, &config.auth, Self::NAME).await?;
         let pool = runtime.database(&config.database, &crate::SCHEMA).await?;
-        let messaging = runtime.messaging(&config.broker, "printflow-crm");
+        let messaging =
+            runtime.messaging(&config.broker, "printflow-crm", &[CRM_ORDER_STATUS_CHANGED]);
         let db = Db {
             pool: pool.clone(),
             query_timeout: config.query_timeout,

@@ -195,6 +195,7 @@ async fn an_order_taken_while_the_broker_is_down_is_delivered_later() {
 
     // A restarted instance that can reach the broker delivers the pending event.
     let vhost = TestVhost::new().await;
+    common::declare_topology(&vhost).await;
     let _vhost_cleanup = Cleanup::new(Some(&vhost), None);
     let second = Running::start(&db.url, &vhost.amqp_url, &[]).await;
     eventually("pending outbox row sent", WAIT, || async {

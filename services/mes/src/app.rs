@@ -41,7 +41,7 @@ impl Service for Mes {
         crate::printers::ensure_printers(&pool, config.printers)
             .await
             .context("create printers")?;
-        let messaging = runtime.messaging(&config.broker, "printflow-mes");
+        let messaging = runtime.messaging(&config.broker, "printflow-mes", &[MES_ORDER_CREATED]);
         MesMetrics::register(runtime.metrics(), pool.clone());
         // One signal, shared by the handlers, the consumer and the scheduler: whoever commits an
         // event wakes the relay.

@@ -134,7 +134,10 @@ async fn delete_vhost(name: &str) {
         .unwrap_or_else(|_| "http://127.0.0.1:15672".to_owned());
     let _ = http_client()
         .delete(format!("{api}/api/vhosts/{name}"))
-        .basic_auth("guest", Some("guest"))
+        .basic_auth(
+            printflow_test_support::rabbit::admin().0,
+            Some(printflow_test_support::rabbit::admin().1),
+        )
         .send()
         .await;
 }
@@ -177,6 +180,7 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(extra: &[(&'static str, &str)]) -> TestApp {
     let db = test_database().await;
     let vhost = TestVhost::new().await;
+    declare_topology(&vhost).await;
     let cleanup = Cleanup::new(Some(&vhost), Some(&db));
     let app = Running::start(&db.url, &vhost.amqp_url, extra).await;
     let test_app = TestApp {
@@ -199,6 +203,15 @@ pub async fn spawn_app_with(extra: &[(&'static str, &str)]) -> TestApp {
     })
     .await;
     test_app
+}
+
+/// The whole topology in `vhost`, as the running system has it once MES has started (CRM itself
+/// declares only the queue it consumes): the `order.created` events CRM publishes are routed.
+pub async fn declare_topology(vhost: &TestVhost) {
+    printflow_messaging::Broker::new(vhost.amqp_url.clone(), "crm-test-topology")
+        .check()
+        .await
+        .expect("declare the topology in the test vhost");
 }
 
 /// A client with a deadline, so a hanging endpoint fails the test instead of blocking it.
