@@ -435,3 +435,116 @@ async fn call_ok(url: &str, token: &str) -> (StatusCode, Value) {
         .unwrap();
     (resp.status(), resp.json().await.unwrap_or(Value::Null))
 }
+
+/// A realm of this test's own on the same Keycloak (through the admin API, as the dev bootstrap
+/// admin): its tokens name the same audiences and a role the services know, and are still refused,
+/// because the services trust only the `printflow` realm's keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_token_of_another_realm_is_refused_by_every_service() {
+    let keycloak = identity::keycloak_url();
+    let http = reqwest::Client::new();
+    let admin_password =
+        std::env::var("KEYCLOAK_ADMIN_PASSWORD").unwrap_or_else(|_| "admin-dev-only".to_owned());
+    let admin: Value = http
+        .post(format!(
+            "{keycloak}/realms/master/protocol/openid-connect/token"
+        ))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", "admin-cli"),
+            ("username", "admin"),
+            ("password", admin_password.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let admin = admin["access_token"]
+        .as_str()
+        .expect("an admin token")
+        .to_owned();
+    let realm = format!("foreign-{}", std::process::id());
+    let audience = |name: &str| {
+        json!({"name": format!("audience {name}"), "protocol": "openid-connect",
+               "protocolMapper": "oidc-audience-mapper",
+               "config": {"included.custom.audience": name, "access.token.claim": "true"}})
+    };
+    let created = http
+        .post(format!("{keycloak}/admin/realms"))
+        .bearer_auth(&admin)
+        .json(&json!({
+            "realm": realm, "enabled": true,
+            "roles": {"realm": [{"name": "support"}]},
+            "clients": [{"clientId": "foreign-cli", "publicClient": true,
+                         "directAccessGrantsEnabled": true, "standardFlowEnabled": false,
+                         "protocolMappers": [audience("shop-api"), audience("crm-api"), audience("mes-api")]}],
+            "users": [{"username": "mallory", "enabled": true, "email": "mallory@example.test",
+                       "emailVerified": true, "firstName": "Mallory", "lastName": "Foreign",
+                       "realmRoles": ["support"],
+                       "credentials": [{"type": "password", "value": "test-only-password", "temporary": false}]}]
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201, "create realm {realm}");
+    let token: Value = http
+        .post(format!(
+            "{keycloak}/realms/{realm}/protocol/openid-connect/token"
+        ))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", "foreign-cli"),
+            ("username", "mallory"),
+            ("password", "test-only-password"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let foreign = token["access_token"]
+        .as_str()
+        .expect("a foreign token")
+        .to_owned();
+    assert_eq!(claims_of(&foreign)["realm_access"]["roles"][0], "support");
+
+    let vhost = TestVhost::new().await;
+    let stack = Stack::start(&vhost.amqp_url).await;
+    for (service, url) in [
+        (
+            "shop-api",
+            format!("{}/orders/00000000-0000-0000-0000-000000000000", stack.shop),
+        ),
+        ("crm-api", format!("{}/orders", stack.crm)),
+        ("mes-api", format!("{}/printers", stack.mes)),
+    ] {
+        let base = url
+            .split("/orders")
+            .next()
+            .unwrap()
+            .split("/printers")
+            .next()
+            .unwrap()
+            .to_owned();
+        let before = failures(&base, service).await;
+        let (status, challenge) = call(&url, Some(&foreign)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{service}: {challenge}");
+        // Its key is not among the realm's: refused before its claims are even read.
+        let after = failures(&base, service).await;
+        let labels = [("service", service), ("reason", "unknown_key")];
+        assert_eq!(
+            count(&after, &labels) - count(&before, &labels),
+            1.0,
+            "{service}"
+        );
+    }
+    stack.shutdown().await;
+    let _ = http
+        .delete(format!("{keycloak}/admin/realms/{realm}"))
+        .bearer_auth(&admin)
+        .send()
+        .await;
+}
