@@ -67,6 +67,12 @@ impl TestKey {
     }
 }
 
+/// The dev realm's published key set (JWKS).
+async fn realm_keys() -> Value {
+    let url = format!("{}/protocol/openid-connect/certs", identity::issuer());
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
 /// GET `url` with `token` (none when `None`); the status and the `WWW-Authenticate` header.
 async fn call(url: &str, token: Option<&str>) -> (StatusCode, String) {
     let mut req = reqwest::Client::new().get(url);
@@ -211,15 +217,7 @@ async fn every_service_refuses_every_kind_of_bad_token() {
     let theirs = TestKey::new();
 
     // The realm's public key, for an HS256 token "signed" with it (the classic key confusion).
-    let jwks: Value = reqwest::get(format!(
-        "{}/protocol/openid-connect/certs",
-        identity::issuer()
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let jwks = realm_keys().await;
     let public_n = jwks["keys"]
         .as_array()
         .unwrap()
@@ -355,15 +353,7 @@ async fn every_service_refuses_every_kind_of_bad_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn expired_early_and_foreign_tokens_are_refused_after_their_signature_checks_out() {
     let ours = TestKey::new();
-    let realm: Value = reqwest::get(format!(
-        "{}/protocol/openid-connect/certs",
-        identity::issuer()
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let realm = realm_keys().await;
     let mut keys = realm["keys"].as_array().unwrap().clone();
     keys.push(ours.jwk("test-key"));
     let published = json!({"keys": keys});
