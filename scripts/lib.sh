@@ -25,7 +25,7 @@ PORTS=(
     JAEGER_SPANMETRICS_PORT=8889
     PROMETHEUS_PORT=9090 ALERTMANAGER_PORT=9093
     KEYCLOAK_PORT=8180
-    SHOP_HTTP_PORT=8080 CRM_HTTP_PORT=8081 MES_HTTP_PORT=8082
+    SHOP_HTTP_PORT=8080 CRM_HTTP_PORT=8081 MES_HTTP_PORT=8082 GATE_HTTP_PORT=8083
 )
 
 # Debian's RabbitMQ scripts, and the minimal PATH of processes started with a clean environment
@@ -282,9 +282,10 @@ daemon_pid() {
 
 daemon_running() { daemon_pid "$1" >/dev/null; }
 
-# Probe for wait_for: 3 (= give up) once the daemon is gone.
+# Probe for wait_for: 3 (= give up) once the daemon is gone. Looked at twice: while a process
+# execs (bash -> setpriv -> env -> daemon) its /proc cmdline can read empty for an instant.
 daemon_probe() {
-    daemon_running "$1" || return 3
+    daemon_running "$1" || { sleep 0.2 && daemon_running "$1"; } || return 3
     "ready_$1"
 }
 

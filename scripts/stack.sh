@@ -35,6 +35,8 @@ ISSUER="http://127.0.0.1:$KEYCLOAK_PORT/realms/printflow"
 export SHOP_AUTH_ISSUER_URL="${SHOP_AUTH_ISSUER_URL:-$ISSUER}"
 export CRM_AUTH_ISSUER_URL="${CRM_AUTH_ISSUER_URL:-$ISSUER}"
 export MES_AUTH_ISSUER_URL="${MES_AUTH_ISSUER_URL:-$ISSUER}"
+export GATE_AUTH_ISSUER_URL="${GATE_AUTH_ISSUER_URL:-$ISSUER}"
+export GATE_JAEGER_OTLP_URL="${GATE_JAEGER_OTLP_URL:-http://127.0.0.1:$JAEGER_OTLP_HTTP_PORT/v1/traces}"
 export TRAFFIC_TOKEN_URL="${TRAFFIC_TOKEN_URL:-$ISSUER/protocol/openid-connect/token}"
 SHOP_AUTH_CLIENT_SECRET="${SHOP_AUTH_CLIENT_SECRET:-$(realm_client_secret shop-api)}"
 MES_AUTH_CLIENT_SECRET="${MES_AUTH_CLIENT_SECRET:-$(realm_client_secret mes-api)}"
@@ -45,10 +47,11 @@ export OTEL_EXPORTER_OTLP_PROTOCOL="${OTEL_EXPORTER_OTLP_PROTOCOL:-http/protobuf
 
 # In start order: the outbox and durable queues cover a consumer that starts late, but CRM first
 # makes Shop's readiness meaningful.
-SERVICES=(crm shop mes)
+SERVICES=(crm shop mes gate)
 ready_crm() { http_ok "http://127.0.0.1:$CRM_HTTP_PORT/readyz"; }
 ready_shop() { http_ok "http://127.0.0.1:$SHOP_HTTP_PORT/readyz"; }
 ready_mes() { http_ok "http://127.0.0.1:$MES_HTTP_PORT/readyz"; }
+ready_gate() { http_ok "http://127.0.0.1:$GATE_HTTP_PORT/readyz"; }
 ready_traffic() { :; }
 
 # SIGTERM: the services drain and flush on it.
@@ -102,6 +105,7 @@ status() {
     daemon_status crm "http://127.0.0.1:$CRM_HTTP_PORT" || true
     daemon_status shop "http://127.0.0.1:$SHOP_HTTP_PORT" || true
     daemon_status mes "http://127.0.0.1:$MES_HTTP_PORT" || true
+    daemon_status gate "telemetry gate http://127.0.0.1:$GATE_HTTP_PORT/v1/traces" || true
     daemon_status traffic "demo traffic to Shop" || true
 }
 

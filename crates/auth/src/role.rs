@@ -22,11 +22,13 @@ pub enum Role {
     ModelReader,
     /// Reads `/metrics` (Prometheus' client; people with `sre` or `admin` get it too).
     MetricsReader,
+    /// A service sending its own spans to the telemetry gate.
+    TelemetryWriter,
 }
 
 impl Role {
     /// Every role, for documentation and tests.
-    pub const ALL: [Role; 8] = [
+    pub const ALL: [Role; 9] = [
         Role::Customer,
         Role::Support,
         Role::Production,
@@ -35,6 +37,7 @@ impl Role {
         Role::OrderIntake,
         Role::ModelReader,
         Role::MetricsReader,
+        Role::TelemetryWriter,
     ];
 
     /// The role's name in the realm.
@@ -48,6 +51,7 @@ impl Role {
             Role::OrderIntake => "order-intake",
             Role::ModelReader => "model-reader",
             Role::MetricsReader => "metrics-reader",
+            Role::TelemetryWriter => "telemetry-writer",
         }
     }
 

@@ -27,6 +27,7 @@ use super::product::{Product, CATEGORIES, PRODUCT_COLUMNS};
 use super::{traced, with_statement_timeout, CatalogError};
 use crate::metrics::{SearchOutcome, ShopMetrics};
 use crate::model::material::Material;
+pub use printflow_contracts::Sort;
 use printflow_web::typed;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Postgres, QueryBuilder};
@@ -87,42 +88,13 @@ where
     }
 }
 
-/// Sort orders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Sort {
-    /// Best text match first (falls back to `name` without `q`).
-    Relevance,
-    /// Cheapest first.
-    PriceAsc,
-    /// Most expensive first.
-    PriceDesc,
-    /// Alphabetical (byte order).
-    Name,
-    /// Most recently listed first.
-    Newest,
+/// The ORDER BY clause of a sort order; `id` last breaks ties.
+trait OrderBy {
+    /// The clause, for a search with or without words.
+    fn order_by(self, has_text: bool) -> &'static str;
 }
 
-impl Sort {
-    /// Every sort order with its spelling.
-    pub const ALL: [(Sort, &'static str); 5] = [
-        (Sort::Relevance, "relevance"),
-        (Sort::PriceAsc, "price_asc"),
-        (Sort::PriceDesc, "price_desc"),
-        (Sort::Name, "name"),
-        (Sort::Newest, "newest"),
-    ];
-
-    /// The query-string spelling.
-    pub fn as_str(self) -> &'static str {
-        Sort::ALL
-            .iter()
-            .find(|(s, _)| *s == self)
-            .map(|(_, n)| *n)
-            .unwrap_or("relevance")
-    }
-
-    /// The ORDER BY clause; `id` last breaks ties.
+impl OrderBy for Sort {
     fn order_by(self, has_text: bool) -> &'static str {
         match self {
             Sort::Relevance if has_text => " ORDER BY rank DESC, id ASC",
@@ -212,17 +184,13 @@ impl SearchParams {
         };
         let sort = match self.sort.as_deref().map(str::trim) {
             None | Some("") => Sort::Relevance,
-            Some(s) => Sort::ALL
-                .iter()
-                .find(|(_, name)| *name == s)
-                .map(|(sort, _)| *sort)
-                .ok_or_else(|| {
-                    let allowed: Vec<_> = Sort::ALL.iter().map(|(_, n)| *n).collect();
-                    invalid(
-                        "sort",
-                        format!("unknown sort `{s}`; allowed: {}", allowed.join(", ")),
-                    )
-                })?,
+            Some(s) => Sort::parse(s).ok_or_else(|| {
+                let allowed: Vec<_> = Sort::ALL.iter().map(|sort| sort.as_str()).collect();
+                invalid(
+                    "sort",
+                    format!("unknown sort `{s}`; allowed: {}", allowed.join(", ")),
+                )
+            })?,
         };
         for (field, v) in [
             ("min_price_cents", self.min_price_cents),
@@ -657,7 +625,7 @@ mod tests {
     fn relevance_without_text_sorts_by_name() {
         assert_eq!(Sort::Relevance.order_by(false), Sort::Name.order_by(false));
         assert!(Sort::Relevance.order_by(true).contains("rank"));
-        for (sort, _) in Sort::ALL {
+        for sort in Sort::ALL {
             assert!(sort.order_by(true).ends_with("id ASC"));
         }
     }

@@ -2,42 +2,7 @@
 //! spelling. The generator picks the values ([`crate::generate::search`]); the client only
 //! sends them.
 
-/// `sort` values of the catalog search.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sort {
-    /// Best match first (the default).
-    Relevance,
-    /// Cheapest first.
-    PriceAsc,
-    /// Dearest first.
-    PriceDesc,
-    /// Alphabetical.
-    Name,
-    /// Most recently added first.
-    Newest,
-}
-
-impl Sort {
-    /// Every sort order.
-    pub const ALL: [Sort; 5] = [
-        Sort::Relevance,
-        Sort::PriceAsc,
-        Sort::PriceDesc,
-        Sort::Name,
-        Sort::Newest,
-    ];
-
-    /// The query-string spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Sort::Relevance => "relevance",
-            Sort::PriceAsc => "price_asc",
-            Sort::PriceDesc => "price_desc",
-            Sort::Name => "name",
-            Sort::Newest => "newest",
-        }
-    }
-}
+pub use printflow_contracts::Sort;
 
 /// One `GET /catalog/products` request; `None` leaves a parameter out.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
