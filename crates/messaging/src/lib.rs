@@ -2,7 +2,8 @@
 //! everywhere:
 //!
 //! - [`topology`]: exchanges, quorum work queues with bounded redelivery, and a dead-letter queue
-//!   per work queue; declared idempotently by every service at connect time.
+//!   per work queue; declared idempotently at connect time, each service declaring the exchanges
+//!   and the queue it consumes ([`Broker::owning`]); tools and tests may declare all of it.
 //! - [`broker::Broker`]: one reconnecting connection per process.
 //! - [`publisher::Publisher`]: persistent messages, publisher confirms, `mandatory` routing.
 //! - [`outbox`]: rows written in the caller's transaction, relayed after commit and marked sent
