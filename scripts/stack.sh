@@ -45,14 +45,30 @@ export SHOP_AUTH_CLIENT_SECRET MES_AUTH_CLIENT_SECRET TRAFFIC_CLIENT_SECRET
 export OTEL_EXPORTER_OTLP_ENDPOINT="${OTEL_EXPORTER_OTLP_ENDPOINT:-http://127.0.0.1:$JAEGER_OTLP_HTTP_PORT}"
 export OTEL_EXPORTER_OTLP_PROTOCOL="${OTEL_EXPORTER_OTLP_PROTOCOL:-http/protobuf}"
 
-# In start order: the outbox and durable queues cover a consumer that starts late, but CRM first
-# makes Shop's readiness meaningful.
-SERVICES=(crm shop mes gate)
+# In start order: the gate first (every other service exports through it); the outbox and durable
+# queues cover a consumer that starts late, but CRM before Shop makes Shop's readiness meaningful.
+SERVICES=(gate crm shop mes)
 ready_crm() { http_ok "http://127.0.0.1:$CRM_HTTP_PORT/readyz"; }
 ready_shop() { http_ok "http://127.0.0.1:$SHOP_HTTP_PORT/readyz"; }
 ready_mes() { http_ok "http://127.0.0.1:$MES_HTTP_PORT/readyz"; }
 ready_gate() { http_ok "http://127.0.0.1:$GATE_HTTP_PORT/readyz"; }
 ready_traffic() { :; }
+
+# start_service NAME: Shop, CRM and MES send their spans through the telemetry gate with their own
+# token (client credentials as <name>-api, the gate's writer role); the gate itself exports
+# straight to Jaeger (OTEL_EXPORTER_OTLP_ENDPOINT above). The gate starts first, so no span of
+# the others' start-up is refused for want of it.
+start_service() {
+    (
+        if [[ "$1" != gate ]]; then
+            export OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$GATE_HTTP_PORT"
+            export TELEMETRY_TOKEN_URL="$ISSUER/protocol/openid-connect/token" TELEMETRY_CLIENT_ID="$1-api"
+            TELEMETRY_CLIENT_SECRET="$(realm_client_secret "$1-api")"
+            export TELEMETRY_CLIENT_SECRET
+        fi
+        daemon_start "$1" - "$BIN_DIR/printflow-$1"
+    )
+}
 
 # SIGTERM: the services drain and flush on it.
 stop_services() {
@@ -72,7 +88,7 @@ up() {
     # Running twice is safe: a previous stack's processes are replaced, their data kept.
     stop_services
     mkdir -p -- "$SHOP_MODEL_STORE_DIR"
-    for name in "${SERVICES[@]}"; do daemon_start "$name" - "$BIN_DIR/printflow-$name"; done
+    for name in "${SERVICES[@]}"; do start_service "$name"; done
     for name in "${SERVICES[@]}"; do daemon_wait "$name" 90; done
     daemon_start traffic - "$BIN_DIR/printflow-traffic"
     print_endpoints

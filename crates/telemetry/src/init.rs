@@ -1,5 +1,6 @@
 //! Process-wide set-up: propagators, tracer provider, `tracing` subscriber.
 
+use crate::export_token::{AuthenticatedClient, ExportToken};
 use crate::log_format::WithTraceIds;
 use crate::settings::{
     ExporterSettings, OtlpProtocol, ParentBasedRoot, SamplerSetting, TelemetrySettings,
@@ -119,13 +120,36 @@ fn sampler(setting: SamplerSetting) -> Sampler {
 /// (see [`crate::settings`] for what the SDK still reads from the process environment).
 fn exporter(settings: &ExporterSettings) -> Result<SpanExporter, ExporterBuildError> {
     match settings.protocol {
-        OtlpProtocol::HttpProtobuf => SpanExporter::builder()
-            .with_http()
-            .with_protocol(Protocol::HttpBinary)
-            .with_endpoint(settings.endpoint.clone())
-            .with_timeout(settings.timeout)
-            .with_headers(settings.headers.iter().cloned().collect::<HashMap<_, _>>())
-            .build(),
+        OtlpProtocol::HttpProtobuf => {
+            let builder = SpanExporter::builder()
+                .with_http()
+                .with_protocol(Protocol::HttpBinary)
+                .with_endpoint(settings.endpoint.clone())
+                .with_timeout(settings.timeout)
+                .with_headers(settings.headers.iter().cloned().collect::<HashMap<_, _>>());
+            match &settings.auth {
+                None => builder.build(),
+                Some(auth) => {
+                    // Built on a thread of its own: a blocking reqwest client must not be
+                    // created (or dropped) inside the async runtime that calls `init`.
+                    let timeout = settings.timeout;
+                    let inner = std::thread::spawn(move || {
+                        reqwest::blocking::Client::builder()
+                            .timeout(timeout)
+                            .build()
+                    })
+                    .join()
+                    .map_err(|_| ExporterBuildError::InternalFailure("client thread".into()))?
+                    .map_err(|e| ExporterBuildError::InternalFailure(e.to_string()))?;
+                    builder
+                        .with_http_client(AuthenticatedClient {
+                            inner,
+                            token: ExportToken::start(auth.clone()),
+                        })
+                        .build()
+                }
+            }
+        }
         OtlpProtocol::Grpc => SpanExporter::builder()
             .with_tonic()
             .with_protocol(Protocol::Grpc)

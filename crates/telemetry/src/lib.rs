@@ -16,6 +16,7 @@
 //! this crate is the only one that names OpenTelemetry types, apart from span kinds and links in
 //! the messaging crate.
 
+mod export_token;
 pub mod http_client;
 pub mod http_server;
 mod init;

@@ -55,6 +55,32 @@ pub struct ExporterSettings {
     pub timeout: Duration,
     /// `OTEL_EXPORTER_OTLP_TRACES_HEADERS` or `OTEL_EXPORTER_OTLP_HEADERS` (`key=value,...`).
     pub headers: Vec<(String, String)>,
+    /// The service's own token on every export (to the telemetry gate), when
+    /// `TELEMETRY_TOKEN_URL`, `TELEMETRY_CLIENT_ID` and `TELEMETRY_CLIENT_SECRET` are all set
+    /// (printflow's own variables: OpenTelemetry has no standard for OAuth 2). Over HTTP only.
+    pub auth: Option<ExportAuth>,
+}
+
+/// Client credentials for the exporter's token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ExportAuth {
+    /// The token endpoint.
+    pub token_url: String,
+    /// The service's client id (its spans' `service.name` at the gate).
+    pub client_id: String,
+    /// Its secret.
+    pub client_secret: String,
+}
+
+/// The secret stays out of logs.
+impl std::fmt::Debug for ExportAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExportAuth")
+            .field("token_url", &self.token_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .finish()
+    }
 }
 
 /// The OTLP transports this build supports.
@@ -185,11 +211,31 @@ impl ExporterSettings {
             "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
             "OTEL_EXPORTER_OTLP_HEADERS",
         );
+        let auth = match (
+            src.get("TELEMETRY_TOKEN_URL"),
+            src.get("TELEMETRY_CLIENT_ID"),
+            src.get("TELEMETRY_CLIENT_SECRET"),
+        ) {
+            (Some(token_url), Some(client_id), Some(client_secret)) => Some(ExportAuth {
+                token_url,
+                client_id,
+                client_secret,
+            }),
+            (None, None, None) => None,
+            _ => {
+                return Err(ConfigError {
+                    key: "TELEMETRY_CLIENT_SECRET".to_owned(),
+                    value: String::new(),
+                    reason: "TELEMETRY_TOKEN_URL, TELEMETRY_CLIENT_ID and TELEMETRY_CLIENT_SECRET go together".to_owned(),
+                })
+            }
+        };
         Ok(ExporterSettings {
             protocol,
             endpoint,
             timeout: millis(src, timeout_key, 10_000)?,
             headers: key_values(&headers.unwrap_or_default()),
+            auth,
         })
     }
 }

@@ -1,0 +1,126 @@
+//! A real Shop binary exporting its spans through the telemetry gate (in front of the real
+//! Jaeger) with its own client-credentials token: they arrive. The same binary without a token
+//! is refused by the gate, and its spans are not stored.
+
+mod common;
+
+use common::processes::{otel_env, ServiceProcess};
+use common::shop_db;
+use printflow_gate::app::Application;
+use printflow_gate::config::Config;
+use printflow_metrics::scrape::Scrape;
+use printflow_test_support::{eventually, identity, Jaeger};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// The gate on a free port, forwarding to the test Jaeger; its URL and the sender that stops it.
+async fn gate() -> (String, tokio::sync::oneshot::Sender<()>) {
+    let jaeger = std::env::var("PRINTFLOW_TEST_OTLP_ENDPOINT")
+        .unwrap_or_else(|_| "http://127.0.0.1:4318".to_owned());
+    let env = HashMap::from([
+        ("GATE_HTTP_PORT", "0".to_owned()),
+        ("GATE_AUTH_ISSUER_URL", identity::issuer()),
+        ("GATE_JAEGER_OTLP_URL", format!("{jaeger}/v1/traces")),
+    ]);
+    let app = Application::build(Config::from_source(&env).unwrap())
+        .await
+        .unwrap();
+    let url = format!("http://127.0.0.1:{}", app.port());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run(async move {
+        let _ = rx.await;
+    }));
+    (url, tx)
+}
+
+/// A Shop exporting to `gate`, with `auth` settings added.
+async fn shop_exporting_to(
+    gate: &str,
+    auth: &[(&'static str, String)],
+) -> (ServiceProcess, std::path::PathBuf) {
+    let db = shop_db().await;
+    let models = std::env::temp_dir().join(format!("printflow-models-{}", uuid::Uuid::new_v4()));
+    let mut env = otel_env();
+    env.push(("OTEL_EXPORTER_OTLP_ENDPOINT", gate.to_owned()));
+    env.push(("SHOP_DATABASE_URL", db.url.clone()));
+    env.push(("SHOP_MODEL_STORE_DIR", models.display().to_string()));
+    env.extend(auth.iter().cloned());
+    (ServiceProcess::start("shop", &env).await, models)
+}
+
+/// One catalog search; the id of its trace.
+async fn search(shop: &ServiceProcess) -> String {
+    let resp = reqwest::get(format!("{}/catalog/categories", shop.url))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.headers()["x-trace-id"].to_str().unwrap().to_owned()
+}
+
+async fn gate_counter(gate: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let text = identity::client_as_service("prometheus")
+        .await
+        .get(format!("{gate}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    Scrape::parse(&text)
+        .unwrap()
+        .value(name, labels)
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_exports_through_the_gate_with_its_token_and_not_without() {
+    let jaeger = Jaeger::from_env();
+    let (gate, _stop) = gate().await;
+
+    let (shop, models) = shop_exporting_to(
+        &gate,
+        &[
+            (
+                "TELEMETRY_TOKEN_URL",
+                format!("{}/protocol/openid-connect/token", identity::issuer()),
+            ),
+            ("TELEMETRY_CLIENT_ID", "shop-api".to_owned()),
+            (
+                "TELEMETRY_CLIENT_SECRET",
+                identity::client_secret("shop-api"),
+            ),
+        ],
+    )
+    .await;
+    let id = search(&shop).await;
+    let trace = eventually(
+        "the Shop's span in Jaeger, through the gate",
+        Duration::from_secs(30),
+        || async { jaeger.trace(&id).await },
+    )
+    .await;
+    assert_eq!(trace.services(), ["shop-api"]);
+    let accepted = [("client", "shop-api"), ("outcome", "accepted")];
+    assert!(gate_counter(&gate, "gate_ingest_batches_total", &accepted).await >= 1.0);
+    assert!(shop.stop().await);
+
+    let (anonymous, models2) = shop_exporting_to(&gate, &[]).await;
+    let id = search(&anonymous).await;
+    let missing = [("service", "telemetry-gate"), ("reason", "missing")];
+    eventually(
+        "the gate refusing the token-less export",
+        Duration::from_secs(30),
+        || async {
+            (gate_counter(&gate, "auth_failures_total", &missing).await >= 1.0).then_some(())
+        },
+    )
+    .await;
+    assert!(
+        jaeger.trace(&id).await.is_none(),
+        "a refused export was stored"
+    );
+    assert!(anonymous.stop().await);
+    let _ = std::fs::remove_dir_all(models);
+    let _ = std::fs::remove_dir_all(models2);
+}
