@@ -52,6 +52,8 @@ pub struct Runtime {
     routes: Router,
     /// Background tasks, started by [`Application::run`].
     tasks: Vec<Task>,
+    /// Body size and request time limits of the common layers.
+    limits: Limits,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -91,6 +93,7 @@ impl Runtime {
             checks: Vec::new(),
             routes: Router::new(),
             tasks: Vec::new(),
+            limits: Limits::default(),
         })
     }
 
@@ -152,6 +155,13 @@ impl Runtime {
     /// Adds a named readiness check to `GET /readyz`.
     pub fn check(mut self, name: &'static str, check: Check) -> Runtime {
         self.checks.push((name, check));
+        self
+    }
+
+    /// Replaces the default request limits (256 KiB bodies, 15 s): for a service whose clients
+    /// send larger bodies by design (OTLP batches to the telemetry gate).
+    pub fn limits(mut self, limits: Limits) -> Runtime {
+        self.limits = limits;
         self
     }
 
@@ -238,7 +248,7 @@ impl Runtime {
         let metrics = metrics_route(&self.metrics).require(&self.auth, &[Role::MetricsReader]);
         let router = with_common_layers(
             self.routes.merge(health_routes(self.checks)).merge(metrics),
-            Limits::default(),
+            self.limits,
             &self.metrics,
         );
         Application::new(self.listener, router, self.pool, self.tasks)

@@ -10,6 +10,7 @@ use axum::Router;
 use printflow_auth::{RequireExt, Role};
 use printflow_runtime::{Runtime, Service};
 use printflow_web::config::{ConfigError, ConfigSource};
+use printflow_web::server::Limits;
 
 /// The hand-written OpenAPI document, served at `GET /openapi.json`.
 pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
@@ -41,6 +42,12 @@ impl Service for Gate {
             .route("/v1/traces", post(export_traces))
             .require(runtime.auth(), &[Role::TelemetryWriter])
             .with_state(state);
-        Ok(runtime.routes(routes).openapi(OPENAPI_JSON))
+        Ok(runtime
+            .limits(Limits {
+                max_body_bytes: config.max_body_bytes,
+                ..Limits::default()
+            })
+            .routes(routes)
+            .openapi(OPENAPI_JSON))
     }
 }

@@ -17,6 +17,9 @@ pub struct Config {
     pub jaeger_otlp_url: String,
     /// Deadline of one forward to Jaeger (`GATE_FORWARD_TIMEOUT_MS`, default 5000, at least 1).
     pub forward_timeout: Duration,
+    /// Largest accepted batch (`GATE_MAX_BODY_BYTES`, default 4 MiB, the usual OTLP receiver
+    /// limit; at least 1024): a larger one is refused with 413 before it is read further.
+    pub max_body_bytes: usize,
 }
 
 impl Config {
@@ -30,7 +33,16 @@ impl Config {
                 reason: "must be at least 1 ms".to_owned(),
             });
         }
+        let max_body_bytes: usize = parse_or(src, "GATE_MAX_BODY_BYTES", 4 * 1024 * 1024)?;
+        if max_body_bytes < 1024 {
+            return Err(ConfigError {
+                key: "GATE_MAX_BODY_BYTES".to_owned(),
+                value: max_body_bytes.to_string(),
+                reason: "must be at least 1024".to_owned(),
+            });
+        }
         Ok(Config {
+            max_body_bytes,
             http: HttpSettings::from_source(src, "GATE", 8083)?,
             auth: AuthSettings::from_source(src, "GATE", "telemetry-gate")?,
             jaeger_otlp_url: string_or(
@@ -54,6 +66,7 @@ mod tests {
         assert_eq!(cfg.http.port, 8083);
         assert_eq!(cfg.auth.audience, "telemetry-gate");
         assert_eq!(cfg.jaeger_otlp_url, "http://127.0.0.1:4318/v1/traces");
+        assert_eq!(cfg.max_body_bytes, 4 * 1024 * 1024);
         let zero = HashMap::from([("GATE_FORWARD_TIMEOUT_MS", "0".to_owned())]);
         assert_eq!(
             Config::from_source(&zero).unwrap_err().key,

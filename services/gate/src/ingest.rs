@@ -2,6 +2,7 @@
 
 use crate::state::GateState;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -99,9 +100,27 @@ pub async fn export_traces(
     State(state): State<GateState>,
     caller: Principal,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let client = caller.client.clone().unwrap_or_default();
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let too_large = rejection.status() == StatusCode::PAYLOAD_TOO_LARGE;
+            let outcome = if too_large { "too_large" } else { "malformed" };
+            state.metrics.batch(&client, outcome, 0);
+            return if too_large {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the batch is larger than the gate accepts (GATE_MAX_BODY_BYTES); send smaller batches",
+                )
+            } else {
+                ApiError::bad_request("unreadable_body", "the request body could not be read")
+            }
+            .into_response();
+        }
+    };
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -10,7 +10,7 @@ use prometheus_client::metrics::family::Family;
 pub struct IngestLabels {
     /// The writing client (`azp` of its token), e.g. `shop-api`.
     pub client: String,
-    /// `accepted`, or why not: `service_name_not_allowed`, `malformed`,
+    /// `accepted`, or why not: `service_name_not_allowed`, `malformed`, `too_large`,
     /// `unsupported_media_type`, `jaeger_unavailable`.
     pub outcome: &'static str,
 }

@@ -165,6 +165,13 @@ async fn a_service_writes_its_own_spans_and_nothing_of_a_refused_batch_is_stored
             b"\xff\xfe\xfd".to_vec(),
             400,
         ),
+        (
+            "over the body limit",
+            Some(shop.clone()),
+            proto,
+            vec![0u8; 4 * 1024 * 1024 + 1],
+            413,
+        ),
     ];
     for (name, token, content_type, body, status) in cases {
         assert_eq!(
@@ -209,6 +216,7 @@ async fn a_service_writes_its_own_spans_and_nothing_of_a_refused_batch_is_stored
         r#"gate_ingest_batches_total{client="shop-api",outcome="service_name_not_allowed"} 2"#,
         r#"gate_ingest_batches_total{client="shop-api",outcome="unsupported_media_type"} 1"#,
         r#"gate_ingest_batches_total{client="shop-api",outcome="malformed"} 1"#,
+        r#"gate_ingest_batches_total{client="shop-api",outcome="too_large"} 1"#,
         r#"auth_failures_total{service="telemetry-gate",reason="missing"} 1"#,
         r#"auth_failures_total{service="telemetry-gate",reason="forbidden"} 1"#,
     ] {
