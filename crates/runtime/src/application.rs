@@ -71,6 +71,24 @@ impl<S> Application<S> {
         self.port
     }
 
+    /// Runs the application on a task of its own until the returned handle is dropped: what a
+    /// test that only needs the service answering on its port calls.
+    pub fn spawn(self) -> Spawned
+    where
+        S: Send + 'static,
+    {
+        let base_url = format!("http://127.0.0.1:{}", self.port);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(self.run(async move {
+            // Resolves when the sender is dropped as well as when it sends.
+            let _ = stopped.await;
+        }));
+        Spawned {
+            base_url,
+            _stop: stop,
+        }
+    }
+
     /// Serves HTTP and runs the background tasks until `shutdown` resolves. Then, in order:
     /// the server stops accepting and finishes in-flight requests while every background task
     /// is told to stop (one cancellation token); both are waited for; the pool is closed last,
@@ -107,4 +125,14 @@ impl<S> Application<S> {
         }
         served.context("HTTP server")
     }
+}
+
+/// An application running on a task of its own ([`Application::spawn`]); dropping it shuts the
+/// application down.
+#[derive(Debug)]
+pub struct Spawned {
+    /// `http://127.0.0.1:<port>`.
+    pub base_url: String,
+    /// Dropped with the handle, which resolves the application's shutdown future.
+    _stop: tokio::sync::oneshot::Sender<()>,
 }

@@ -26,7 +26,7 @@ pub mod schema;
 mod service;
 pub mod settings;
 
-pub use application::Application;
+pub use application::{Application, Spawned};
 pub use builder::{Messaging, Runtime};
 pub use process::main;
 pub use schema::Schema;

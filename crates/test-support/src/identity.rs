@@ -123,20 +123,7 @@ async fn cached_token(key: String, form: Vec<(&'static str, String)>) -> String 
     if let Some(token) = cached(&key) {
         return token;
     }
-    let url = format!("{}/protocol/openid-connect/token", issuer());
-    let resp = reqwest::Client::new()
-        .post(&url)
-        .form(&form)
-        .timeout(Duration::from_secs(30))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("Keycloak at {url} (scripts/test.sh starts it): {e}"));
-    let status = resp.status();
-    let body: Value = resp.json().await.expect("a JSON token response");
-    assert!(
-        status.is_success(),
-        "Keycloak refused a token for {key}: {status} {body}"
-    );
+    let body = token_response(&issuer(), &key, &form).await;
     let token = body["access_token"]
         .as_str()
         .expect("access_token")
@@ -145,6 +132,60 @@ async fn cached_token(key: String, form: Vec<(&'static str, String)>) -> String 
     let until = Instant::now() + lifetime.saturating_sub(Duration::from_secs(60));
     cache().lock().unwrap().insert(key, (token.clone(), until));
     token
+}
+
+/// The token endpoint's answer for `form` at the realm whose issuer URL is `realm`, asserting
+/// success (`what` names the request in the failure).
+async fn token_response(realm: &str, what: &str, form: &[(&str, String)]) -> Value {
+    let url = format!("{realm}/protocol/openid-connect/token");
+    let resp = reqwest::Client::new()
+        .post(&url)
+        .form(form)
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("Keycloak at {url} (scripts/test.sh starts it): {e}"));
+    let status = resp.status();
+    let body: Value = resp.json().await.expect("a JSON token response");
+    assert!(
+        status.is_success(),
+        "Keycloak refused a token for {what}: {status} {body}"
+    );
+    body
+}
+
+/// An access token of `username` in any realm of the test Keycloak (`realm` its name, e.g.
+/// `master` for the bootstrap admin), by password grant through public client `client`; not
+/// cached. For the dev realm's people use [`user_token`].
+pub async fn password_token(realm: &str, client: &str, username: &str, password: &str) -> String {
+    let form = [
+        ("grant_type", "password".to_owned()),
+        ("client_id", client.to_owned()),
+        ("username", username.to_owned()),
+        ("password", password.to_owned()),
+    ];
+    let realm_url = format!("{}/realms/{realm}", keycloak_url());
+    token_response(&realm_url, &format!("{username}@{realm}"), &form).await["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned()
+}
+
+/// `GET {base}/metrics` as Prometheus does (a token of the `prometheus` client, which has the
+/// metrics-reader role); the OpenMetrics text.
+pub async fn metrics_text(base: &str) -> String {
+    let resp = client_as_service("prometheus")
+        .await
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {base}/metrics: {e}"));
+    assert!(
+        resp.status().is_success(),
+        "GET {base}/metrics: {}",
+        resp.status()
+    );
+    resp.text().await.expect("a metrics body")
 }
 
 /// An access token of dev user `user` (password grant through the `printflow-cli` client).

@@ -8,19 +8,13 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use printflow_gate::app::Application;
 use printflow_gate::config::Config;
+use printflow_runtime::Spawned;
 use printflow_test_support::{eventually, identity, Jaeger};
 use prost::Message;
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// A running gate; dropping it stops the gate (its shutdown future resolves when the sender
-/// goes away).
-struct Gate {
-    url: String,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-async fn gate() -> Gate {
+async fn gate() -> Spawned {
     let jaeger_otlp = std::env::var("PRINTFLOW_TEST_OTLP_ENDPOINT")
         .unwrap_or_else(|_| "http://127.0.0.1:4318".to_owned());
     let env = HashMap::from([
@@ -28,15 +22,10 @@ async fn gate() -> Gate {
         ("GATE_AUTH_ISSUER_URL", identity::issuer()),
         ("GATE_JAEGER_OTLP_URL", format!("{jaeger_otlp}/v1/traces")),
     ]);
-    let app = Application::build(Config::from_source(&env).unwrap())
+    Application::build(Config::from_source(&env).unwrap())
         .await
-        .unwrap();
-    let url = format!("http://127.0.0.1:{}", app.port());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run(async move {
-        let _ = rx.await;
-    }));
-    Gate { url, _stop: tx }
+        .unwrap()
+        .spawn()
 }
 
 /// A batch of one span per `(service.name, trace id)`.
@@ -86,9 +75,9 @@ fn hex(id: [u8; 16]) -> String {
     id.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn post(gate: &Gate, token: Option<&str>, content_type: &str, body: Vec<u8>) -> u16 {
+async fn post(gate: &Spawned, token: Option<&str>, content_type: &str, body: Vec<u8>) -> u16 {
     let mut req = reqwest::Client::new()
-        .post(format!("{}/v1/traces", gate.url))
+        .post(format!("{}/v1/traces", gate.base_url))
         .header("content-type", content_type)
         .body(body);
     if let Some(t) = token {
@@ -202,15 +191,7 @@ async fn a_service_writes_its_own_spans_and_nothing_of_a_refused_batch_is_stored
         );
     }
 
-    let metrics = identity::client_as_service("prometheus")
-        .await
-        .get(format!("{}/metrics", gate.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = identity::metrics_text(&gate.base_url).await;
     for line in [
         r#"gate_ingest_batches_total{client="shop-api",outcome="accepted"} 1"#,
         r#"gate_ingest_batches_total{client="shop-api",outcome="service_name_not_allowed"} 2"#,

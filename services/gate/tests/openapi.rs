@@ -12,14 +12,9 @@ async fn openapi_lists_exactly_the_routes_the_router_serves() {
         ("GATE_HTTP_PORT", "0".to_owned()),
         ("GATE_AUTH_ISSUER_URL", identity::issuer()),
     ]);
-    let app = Application::build(Config::from_source(&env).unwrap())
+    let gate = Application::build(Config::from_source(&env).unwrap())
         .await
-        .unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run(async move {
-        let _ = rx.await;
-    }));
-    openapi::assert_documents_routes(&base, &[("POST", "/v1/traces")]).await;
-    drop(tx);
+        .unwrap()
+        .spawn();
+    openapi::assert_documents_routes(&gate.base_url, &[("POST", "/v1/traces")]).await;
 }

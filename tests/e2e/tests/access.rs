@@ -97,15 +97,7 @@ fn count(scrape: &Scrape, labels: &[(&str, &str)]) -> f64 {
 }
 
 async fn failures(base: &str, service: &str) -> Scrape {
-    let http = identity::client_as_service("prometheus").await;
-    let text = http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = identity::metrics_text(base).await;
     let scrape = Scrape::parse(&text).expect("OpenMetrics");
     assert!(
         text.contains(&format!("auth_failures_total{{service=\"{service}\"")),
@@ -435,26 +427,7 @@ async fn a_token_of_another_realm_is_refused_by_every_service() {
     let http = reqwest::Client::new();
     let admin_password =
         std::env::var("KEYCLOAK_ADMIN_PASSWORD").unwrap_or_else(|_| "admin-dev-only".to_owned());
-    let admin: Value = http
-        .post(format!(
-            "{keycloak}/realms/master/protocol/openid-connect/token"
-        ))
-        .form(&[
-            ("grant_type", "password"),
-            ("client_id", "admin-cli"),
-            ("username", "admin"),
-            ("password", admin_password.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let admin = admin["access_token"]
-        .as_str()
-        .expect("an admin token")
-        .to_owned();
+    let admin = identity::password_token("master", "admin-cli", "admin", &admin_password).await;
     let realm = format!("foreign-{}", std::process::id());
     let audience = |name: &str| {
         json!({"name": format!("audience {name}"), "protocol": "openid-connect",
@@ -479,26 +452,8 @@ async fn a_token_of_another_realm_is_refused_by_every_service() {
         .await
         .unwrap();
     assert_eq!(created.status(), 201, "create realm {realm}");
-    let token: Value = http
-        .post(format!(
-            "{keycloak}/realms/{realm}/protocol/openid-connect/token"
-        ))
-        .form(&[
-            ("grant_type", "password"),
-            ("client_id", "foreign-cli"),
-            ("username", "mallory"),
-            ("password", "test-only-password"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let foreign = token["access_token"]
-        .as_str()
-        .expect("a foreign token")
-        .to_owned();
+    let foreign =
+        identity::password_token(&realm, "foreign-cli", "mallory", "test-only-password").await;
     assert_eq!(claims_of(&foreign)["realm_access"]["roles"][0], "support");
 
     let vhost = TestVhost::new().await;

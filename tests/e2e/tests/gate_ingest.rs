@@ -9,12 +9,13 @@ use common::shop_db;
 use printflow_gate::app::Application;
 use printflow_gate::config::Config;
 use printflow_metrics::scrape::Scrape;
+use printflow_runtime::Spawned;
 use printflow_test_support::{eventually, identity, Jaeger};
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// The gate on a free port, forwarding to the test Jaeger; its URL and the sender that stops it.
-async fn gate() -> (String, tokio::sync::oneshot::Sender<()>) {
+/// The gate on a free port, forwarding to the test Jaeger.
+async fn gate() -> Spawned {
     let jaeger = std::env::var("PRINTFLOW_TEST_OTLP_ENDPOINT")
         .unwrap_or_else(|_| "http://127.0.0.1:4318".to_owned());
     let env = HashMap::from([
@@ -22,15 +23,10 @@ async fn gate() -> (String, tokio::sync::oneshot::Sender<()>) {
         ("GATE_AUTH_ISSUER_URL", identity::issuer()),
         ("GATE_JAEGER_OTLP_URL", format!("{jaeger}/v1/traces")),
     ]);
-    let app = Application::build(Config::from_source(&env).unwrap())
+    Application::build(Config::from_source(&env).unwrap())
         .await
-        .unwrap();
-    let url = format!("http://127.0.0.1:{}", app.port());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run(async move {
-        let _ = rx.await;
-    }));
-    (url, tx)
+        .unwrap()
+        .spawn()
 }
 
 /// A Shop exporting to `gate`, with `auth` settings added.
@@ -58,15 +54,7 @@ async fn search(shop: &ServiceProcess) -> String {
 }
 
 async fn gate_counter(gate: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    let text = identity::client_as_service("prometheus")
-        .await
-        .get(format!("{gate}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = identity::metrics_text(gate).await;
     Scrape::parse(&text)
         .unwrap()
         .value(name, labels)
@@ -76,7 +64,8 @@ async fn gate_counter(gate: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_exports_through_the_gate_with_its_token_and_not_without() {
     let jaeger = Jaeger::from_env();
-    let (gate, _stop) = gate().await;
+    let running = gate().await;
+    let gate = running.base_url.clone();
 
     let (shop, models) = shop_exporting_to(
         &gate,
