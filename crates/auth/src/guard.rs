@@ -139,32 +139,31 @@ fn render(rejection: Rejection) -> Response {
         Rejection::Missing => (
             StatusCode::UNAUTHORIZED,
             "unauthenticated",
-            r#"Bearer realm="printflow""#.to_owned(),
+            Some(r#"Bearer realm="printflow""#.to_owned()),
         ),
         Rejection::Forbidden => (
             StatusCode::FORBIDDEN,
             "forbidden",
-            r#"Bearer realm="printflow", error="insufficient_scope""#.to_owned(),
+            Some(r#"Bearer realm="printflow", error="insufficient_scope""#.to_owned()),
         ),
         Rejection::KeysUnavailable => (
             StatusCode::SERVICE_UNAVAILABLE,
             "identity_provider_unavailable",
-            String::new(),
+            None,
         ),
         other => (
             StatusCode::UNAUTHORIZED,
             "invalid_token",
-            format!(
+            Some(format!(
                 r#"Bearer realm="printflow", error="invalid_token", error_description="{}""#,
                 other.reason()
-            ),
+            )),
         ),
     };
     let mut resp = ApiError::new(status, code, rejection.description()).into_response();
-    if let Ok(value) = HeaderValue::from_str(&challenge) {
-        if !challenge.is_empty() {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, value);
-        }
+    // The challenge is built from static text and a reason label: always a valid header value.
+    if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, value);
     }
     resp
 }

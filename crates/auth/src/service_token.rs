@@ -139,7 +139,7 @@ impl ServiceToken {
             .form(&[
                 ("grant_type", "client_credentials"),
                 ("client_id", s.client_id.as_str()),
-                ("client_secret", s.client_secret.as_str()),
+                ("client_secret", s.client_secret.expose()),
             ])
             .build()
             .map_err(|_| TokenError::Invalid)?;

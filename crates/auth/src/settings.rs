@@ -1,6 +1,6 @@
 //! The auth settings of a service, read under its prefix (`SHOP_`, `CRM_`, `MES_`).
 
-use printflow_config::{parse_or, string_or, ConfigError, ConfigSource};
+use printflow_config::{parse_or, string_or, ConfigError, ConfigSource, Secret};
 use std::time::Duration;
 
 /// The realm the dev stack imports (config/keycloak), on Keycloak's default port.
@@ -61,7 +61,7 @@ impl AuthSettings {
 }
 
 /// How a service gets its own token (client credentials) to call another service.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientSettings {
     /// The token endpoint (`<P>_AUTH_TOKEN_URL`, default Keycloak's
     /// `<issuer>/protocol/openid-connect/token`).
@@ -70,18 +70,7 @@ pub struct ClientSettings {
     pub client_id: String,
     /// The client secret (`<P>_AUTH_CLIENT_SECRET`, required: there is no default in code; the
     /// dev stack passes the dev realm's).
-    pub client_secret: String,
-}
-
-/// The secret stays out of logs and panics.
-impl std::fmt::Debug for ClientSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientSettings")
-            .field("token_url", &self.token_url)
-            .field("client_id", &self.client_id)
-            .field("client_secret", &"<redacted>")
-            .finish()
-    }
+    pub client_secret: Secret,
 }
 
 impl ClientSettings {
@@ -106,7 +95,7 @@ impl ClientSettings {
                 &format!("{}/protocol/openid-connect/token", issuer(src, prefix)),
             ),
             client_id: string_or(src, &format!("{prefix}_AUTH_CLIENT_ID"), client_id),
-            client_secret,
+            client_secret: Secret::new(client_secret),
         })
     }
 }
@@ -151,7 +140,7 @@ mod tests {
             c.token_url,
             "http://idp:1/realms/x/protocol/openid-connect/token"
         );
-        assert_eq!(c.client_secret, "s3cret-value");
+        assert_eq!(c.client_secret.expose(), "s3cret-value");
         assert!(!format!("{c:?}").contains("s3cret"));
 
         map.insert("MES_AUTH_LEEWAY_SECONDS", "301".into());

@@ -66,9 +66,39 @@ pub fn string_or(src: &dyn ConfigSource, key: &str, default: &str) -> String {
     src.get(key).unwrap_or_else(|| default.to_owned())
 }
 
+/// A secret setting (a client secret, a password): `Debug` prints `<redacted>`, so a settings
+/// struct holding one can derive `Debug` and still be logged whole.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps `value`.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The value, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_is_not_printed() {
+        let s = Secret::new("s3cret");
+        assert_eq!(s.expose(), "s3cret");
+        assert_eq!(format!("{s:?}"), "<redacted>");
+    }
 
     #[test]
     fn defaults_apply_and_bad_values_are_named() {

@@ -104,7 +104,7 @@ fn fetch(
         .form(&[
             ("grant_type", "client_credentials"),
             ("client_id", auth.client_id.as_str()),
-            ("client_secret", auth.client_secret.as_str()),
+            ("client_secret", auth.client_secret.expose()),
         ])
         .send()
         .map_err(|e| e.without_url().to_string())?;

@@ -14,7 +14,7 @@
 //! processor in use ignores it (one export is bounded by the exporter's timeout instead). In a binary the process environment is the source, so this only
 //! matters to a test that passes a map.
 
-use printflow_config::{parse_or, string_or, ConfigError, ConfigSource};
+use printflow_config::{parse_or, string_or, ConfigError, ConfigSource, Secret};
 use std::time::Duration;
 
 /// The default `RUST_LOG`: our own crates at info, chatty dependencies at warn.
@@ -62,25 +62,14 @@ pub struct ExporterSettings {
 }
 
 /// Client credentials for the exporter's token.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportAuth {
     /// The token endpoint.
     pub token_url: String,
     /// The service's client id (its spans' `service.name` at the gate).
     pub client_id: String,
     /// Its secret.
-    pub client_secret: String,
-}
-
-/// The secret stays out of logs.
-impl std::fmt::Debug for ExportAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ExportAuth")
-            .field("token_url", &self.token_url)
-            .field("client_id", &self.client_id)
-            .field("client_secret", &"<redacted>")
-            .finish()
-    }
+    pub client_secret: Secret,
 }
 
 /// The OTLP transports this build supports.
@@ -219,7 +208,7 @@ impl ExporterSettings {
             (Some(token_url), Some(client_id), Some(client_secret)) => Some(ExportAuth {
                 token_url,
                 client_id,
-                client_secret,
+                client_secret: Secret::new(client_secret),
             }),
             (None, None, None) => None,
             _ => {

@@ -2,6 +2,7 @@
 //! parsed and range-checked by `clap` (see [`crate::cli`] for the command line as a whole).
 
 use clap::Args;
+use printflow_config::Secret;
 use std::fmt::Display;
 use std::str::FromStr;
 use std::time::Duration;
@@ -99,7 +100,7 @@ pub struct Config {
     pub client_id: String,
     /// The client's secret. Only from the environment (a flag would show in `ps`); without it
     /// the generator is anonymous and only catalog journeys succeed.
-    #[arg(skip = std::env::var("TRAFFIC_CLIENT_SECRET").ok().filter(|s| !s.is_empty()).map(Secret))]
+    #[arg(skip = std::env::var("TRAFFIC_CLIENT_SECRET").ok().filter(|s| !s.is_empty()).map(Secret::new))]
     pub client_secret: Option<Secret>,
 }
 
@@ -111,23 +112,13 @@ impl Config {
             .map(|secret| printflow_auth::ClientSettings {
                 token_url: self.token_url.clone(),
                 client_id: self.client_id.clone(),
-                client_secret: secret.0.clone(),
+                client_secret: secret.clone(),
             })
     }
 
     /// How long to run; `None` until stopped.
     pub fn duration(&self) -> Option<Duration> {
         (self.duration_seconds > 0).then(|| Duration::from_secs(self.duration_seconds))
-    }
-}
-
-/// A secret that `Debug` does not print.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(pub String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
     }
 }
 
