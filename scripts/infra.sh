@@ -495,7 +495,9 @@ ready_keycloak() { http_ok "$KEYCLOAK_URL/realms/printflow/.well-known/openid-co
 keycloak_env() {
     KEYCLOAK_ENV=(JAVA_OPTS_KC_HEAP="-Xms64m -Xmx384m"
         KC_BOOTSTRAP_ADMIN_USERNAME=admin
-        KC_BOOTSTRAP_ADMIN_PASSWORD="${KEYCLOAK_ADMIN_PASSWORD:-admin-dev-only}")
+        KC_BOOTSTRAP_ADMIN_PASSWORD="${KEYCLOAK_ADMIN_PASSWORD:-admin-dev-only}"
+        # Where browsers reach the telemetry gate: the console client's redirect URIs.
+        PRINTFLOW_CONSOLE_URL="${PRINTFLOW_CONSOLE_URL:-http://127.0.0.1:$GATE_HTTP_PORT}")
     local var
     while read -r var; do
         KEYCLOAK_ENV+=("$var=${!var}")

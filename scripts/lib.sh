@@ -20,12 +20,15 @@ LOG_DIR="$DATA_DIR/logs"
 PORTS=(
     PG_PORT=5432
     RABBITMQ_PORT=5672 RABBITMQ_MANAGEMENT_PORT=15672 RABBITMQ_PROMETHEUS_PORT=15692
-    JAEGER_OTLP_GRPC_PORT=4317 JAEGER_OTLP_HTTP_PORT=4318 JAEGER_QUERY_PORT=16686
-    JAEGER_QUERY_GRPC_PORT=16685 JAEGER_HEALTH_PORT=13133 JAEGER_METRICS_PORT=8888
+    # Jaeger's own ports are internal: the telemetry gate takes over the well-known ones (OTLP
+    # 4317/4318, query 16686) and is the only way in for services and people.
+    JAEGER_OTLP_GRPC_PORT=14317 JAEGER_OTLP_HTTP_PORT=14318 JAEGER_QUERY_PORT=16687
+    JAEGER_QUERY_GRPC_PORT=16688 JAEGER_HEALTH_PORT=13133 JAEGER_METRICS_PORT=8888
     JAEGER_SPANMETRICS_PORT=8889
     PROMETHEUS_PORT=9090 ALERTMANAGER_PORT=9093
     KEYCLOAK_PORT=8180
-    SHOP_HTTP_PORT=8080 CRM_HTTP_PORT=8081 MES_HTTP_PORT=8082 GATE_HTTP_PORT=8083
+    SHOP_HTTP_PORT=8080 CRM_HTTP_PORT=8081 MES_HTTP_PORT=8082
+    GATE_HTTP_PORT=16686 GATE_OTLP_GRPC_PORT=4317 GATE_OTLP_HTTP_PORT=4318
 )
 
 # Debian's RabbitMQ scripts, and the minimal PATH of processes started with a clean environment
@@ -352,8 +355,10 @@ print_endpoints() {
              service's own role (printflow_shop, ...); admin role $PG_USER
   RabbitMQ   amqp://127.0.0.1:$RABBITMQ_PORT (users printflow-crm, printflow-mes), management UI
              http://127.0.0.1:$RABBITMQ_MANAGEMENT_PORT ($RABBITMQ_ADMIN_USER, password \$RABBITMQ_ADMIN_PASSWORD)
-  Jaeger     query API http://127.0.0.1:$JAEGER_QUERY_PORT/api/services (no UI in this build; see README),
-             OTLP in on 127.0.0.1:$JAEGER_OTLP_GRPC_PORT (gRPC) and 127.0.0.1:$JAEGER_OTLP_HTTP_PORT (HTTP)
+  Traces     through the telemetry gate (scripts/stack.sh starts it): query API
+             http://127.0.0.1:$GATE_HTTP_PORT/api/services with a token (scripts/token.sh sre), OTLP in on
+             127.0.0.1:$GATE_OTLP_GRPC_PORT (gRPC) and 127.0.0.1:$GATE_OTLP_HTTP_PORT (HTTP); Jaeger itself (internal)
+             on 127.0.0.1:$JAEGER_QUERY_PORT and OTLP 127.0.0.1:$JAEGER_OTLP_HTTP_PORT
   Prometheus http://127.0.0.1:$PROMETHEUS_PORT (classic UI /classic/graph), Alertmanager http://127.0.0.1:$ALERTMANAGER_PORT
   Keycloak   http://127.0.0.1:$KEYCLOAK_PORT/realms/printflow (tokens: scripts/token.sh ROLE; admin console /admin)
   Data, logs $DATA_DIR, $LOG_DIR

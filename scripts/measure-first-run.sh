@@ -18,7 +18,8 @@ source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ "${1:-}" == --keep || -z "${1:-}" ]] || die "usage: scripts/measure-first-run.sh [--keep]"
 ports_free "the measured stack (stop the running one first: scripts/stack.sh down)" \
-    "$PG_PORT" "$RABBITMQ_PORT" "$JAEGER_QUERY_PORT" "$PROMETHEUS_PORT" "$KEYCLOAK_PORT" "$SHOP_HTTP_PORT"
+    "$PG_PORT" "$RABBITMQ_PORT" "$JAEGER_QUERY_PORT" "$PROMETHEUS_PORT" "$KEYCLOAK_PORT" "$SHOP_HTTP_PORT" \
+    "$GATE_HTTP_PORT" "$GATE_OTLP_GRPC_PORT" "$GATE_OTLP_HTTP_PORT"
 TMP="$(mktemp -d /tmp/printflow-first-run.XXXXXX)"
 [[ "${1:-}" == --keep ]] || trap 'bash "$TMP/printflow/scripts/stack.sh" down >/dev/null 2>&1 || true; rm -rf -- "$TMP"' EXIT
 git clone -q "$ROOT" "$TMP/printflow"

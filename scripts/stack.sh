@@ -37,6 +37,11 @@ export CRM_AUTH_ISSUER_URL="${CRM_AUTH_ISSUER_URL:-$ISSUER}"
 export MES_AUTH_ISSUER_URL="${MES_AUTH_ISSUER_URL:-$ISSUER}"
 export GATE_AUTH_ISSUER_URL="${GATE_AUTH_ISSUER_URL:-$ISSUER}"
 export GATE_JAEGER_OTLP_URL="${GATE_JAEGER_OTLP_URL:-http://127.0.0.1:$JAEGER_OTLP_HTTP_PORT/v1/traces}"
+export GATE_JAEGER_QUERY_URL="${GATE_JAEGER_QUERY_URL:-http://127.0.0.1:$JAEGER_QUERY_PORT}"
+# Browser login at the gate (the realm's telemetry-console client) and its audit trail of trace reads.
+GATE_OIDC_CLIENT_SECRET="${GATE_OIDC_CLIENT_SECRET:-$(realm_client_secret telemetry-console)}"
+export GATE_OIDC_CLIENT_SECRET GATE_AUDIT_LOG="${GATE_AUDIT_LOG:-$LOG_DIR/gate-audit.jsonl}"
+export GATE_PUBLIC_URL="${GATE_PUBLIC_URL:-${PRINTFLOW_CONSOLE_URL:-http://127.0.0.1:$GATE_HTTP_PORT}}"
 export TRAFFIC_TOKEN_URL="${TRAFFIC_TOKEN_URL:-$ISSUER/protocol/openid-connect/token}"
 SHOP_AUTH_CLIENT_SECRET="${SHOP_AUTH_CLIENT_SECRET:-$(realm_client_secret shop-api)}"
 MES_AUTH_CLIENT_SECRET="${MES_AUTH_CLIENT_SECRET:-$(realm_client_secret mes-api)}"
@@ -61,7 +66,7 @@ ready_traffic() { :; }
 start_service() {
     (
         if [[ "$1" != gate ]]; then
-            export OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$GATE_HTTP_PORT"
+            export OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$GATE_OTLP_HTTP_PORT"
             export TELEMETRY_TOKEN_URL="$ISSUER/protocol/openid-connect/token" TELEMETRY_CLIENT_ID="$1-api"
             TELEMETRY_CLIENT_SECRET="$(realm_client_secret "$1-api")"
             export TELEMETRY_CLIENT_SECRET
@@ -121,7 +126,7 @@ status() {
     daemon_status crm "http://127.0.0.1:$CRM_HTTP_PORT" || true
     daemon_status shop "http://127.0.0.1:$SHOP_HTTP_PORT" || true
     daemon_status mes "http://127.0.0.1:$MES_HTTP_PORT" || true
-    daemon_status gate "telemetry gate http://127.0.0.1:$GATE_HTTP_PORT/v1/traces" || true
+    daemon_status gate "telemetry gate: OTLP 127.0.0.1:$GATE_OTLP_GRPC_PORT (gRPC) and 127.0.0.1:$GATE_OTLP_HTTP_PORT (HTTP), query http://127.0.0.1:$GATE_HTTP_PORT/api/..." || true
     daemon_status traffic "demo traffic to Shop" || true
 }
 

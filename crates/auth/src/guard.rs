@@ -56,15 +56,16 @@ impl Auth {
 
     /// Counts and logs a refusal and renders it.
     fn refuse(&self, rejection: Rejection, req: &Request) -> Response {
+        self.refused(rejection, req.method().as_str(), req.uri().path());
+        render(rejection)
+    }
+
+    /// Counts and logs a refusal of a request that did not go through [`RequireExt::require`]
+    /// (a gRPC call checked with [`Auth::authorise`]): `method` and `path` say what was asked.
+    pub fn refused(&self, rejection: Rejection, method: &str, path: &str) {
         self.inner.metrics.refused(rejection);
         // The path, not the token nor any header: enough to find the caller in the trace.
-        tracing::info!(
-            reason = rejection.reason(),
-            method = %req.method(),
-            path = req.uri().path(),
-            "request refused"
-        );
-        render(rejection)
+        tracing::info!(reason = rejection.reason(), method, path, "request refused");
     }
 }
 

@@ -25,6 +25,8 @@ pub struct Application<S = ()> {
     listener: TcpListener,
     /// Its port (the real one when the settings asked for 0).
     port: u16,
+    /// Further named listeners serving the same router (the gate's OTLP ports).
+    also: Vec<(&'static str, TcpListener)>,
     /// The full router.
     router: Router,
     /// Closed after the background tasks stopped.
@@ -51,6 +53,7 @@ impl<S> Application<S> {
     /// Assembled by [`crate::Runtime::finish`].
     pub(crate) fn new(
         listener: TcpListener,
+        also: Vec<(&'static str, TcpListener)>,
         router: Router,
         pool: Option<PgPool>,
         tasks: Vec<Task>,
@@ -59,6 +62,7 @@ impl<S> Application<S> {
         Application {
             listener,
             port,
+            also,
             router,
             pool,
             tasks,
@@ -71,6 +75,15 @@ impl<S> Application<S> {
         self.port
     }
 
+    /// The port of the further listener `name` (see [`crate::Runtime::also_listen`]).
+    pub fn port_of(&self, name: &str) -> Option<u16> {
+        self.also
+            .iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, l)| l.local_addr().ok())
+            .map(|a| a.port())
+    }
+
     /// Runs the application on a task of its own until the returned handle is dropped: what a
     /// test that only needs the service answering on its port calls.
     pub fn spawn(self) -> Spawned
@@ -78,6 +91,11 @@ impl<S> Application<S> {
         S: Send + 'static,
     {
         let base_url = format!("http://127.0.0.1:{}", self.port);
+        let also = self
+            .also
+            .iter()
+            .filter_map(|(name, l)| Some((*name, format!("http://{}", l.local_addr().ok()?))))
+            .collect();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(self.run(async move {
             // Resolves when the sender is dropped as well as when it sends.
@@ -85,6 +103,7 @@ impl<S> Application<S> {
         }));
         Spawned {
             base_url,
+            also,
             _stop: stop,
         }
     }
@@ -109,12 +128,30 @@ impl<S> Application<S> {
             shutdown.await;
             stop.cancel();
         };
+        // The further listeners serve the same router and stop with the main one.
+        let others: Vec<_> = self
+            .also
+            .into_iter()
+            .map(|(name, listener)| {
+                let stop = token.clone();
+                let served = axum::serve(listener, self.router.clone())
+                    .with_graceful_shutdown(stop.cancelled_owned());
+                (name, tokio::spawn(async move { served.await }))
+            })
+            .collect();
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(signal)
             .await;
         // However the server ended (asked to, or failed), stop the background tasks and wait for
         // them to finish their current step.
         token.cancel();
+        for (name, handle) in others {
+            match handle.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(listener = name, error = %e, "listener failed"),
+                Err(e) => tracing::error!(listener = name, error = %e, "listener panicked"),
+            }
+        }
         for (name, handle) in running {
             if let Err(e) = handle.await {
                 tracing::error!(task = name, error = %e, "background task panicked");
@@ -133,6 +170,18 @@ impl<S> Application<S> {
 pub struct Spawned {
     /// `http://127.0.0.1:<port>`.
     pub base_url: String,
+    /// The base URLs of the further listeners, by name.
+    pub also: Vec<(&'static str, String)>,
     /// Dropped with the handle, which resolves the application's shutdown future.
     _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Spawned {
+    /// The base URL of the further listener `name`.
+    pub fn url(&self, name: &str) -> Option<&str> {
+        self.also
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, url)| url.as_str())
+    }
 }

@@ -40,6 +40,8 @@ pub struct Messaging {
 pub struct Runtime {
     /// The bound listener (port 0 resolved).
     listener: TcpListener,
+    /// Further listeners serving the same router, by name ([`Runtime::also_listen`]).
+    also: Vec<(&'static str, TcpListener)>,
     /// The application's registry, served at `GET /metrics`.
     metrics: Metrics,
     /// Verifies callers: every route added with [`Runtime::routes`] and `/metrics` need a token.
@@ -87,6 +89,7 @@ impl Runtime {
         let metrics = Metrics::new();
         Ok(Runtime {
             listener,
+            also: Vec::new(),
             auth: Auth::new(auth, service, &metrics),
             metrics,
             pool: None,
@@ -156,6 +159,22 @@ impl Runtime {
     pub fn check(mut self, name: &'static str, check: Check) -> Runtime {
         self.checks.push((name, check));
         self
+    }
+
+    /// Binds `host:port` as a further listener named `name`, serving the same router: for a
+    /// service reached on more than one well-known port (the telemetry gate's OTLP ports). Port
+    /// 0 picks a free one ([`Application::port_of`]).
+    pub async fn also_listen(
+        mut self,
+        name: &'static str,
+        host: &str,
+        port: u16,
+    ) -> anyhow::Result<Runtime> {
+        let listener = TcpListener::bind((host, port))
+            .await
+            .with_context(|| format!("binding {host}:{port} ({name})"))?;
+        self.also.push((name, listener));
+        Ok(self)
     }
 
     /// Replaces the default request limits (256 KiB bodies, 15 s): for a service whose clients
@@ -251,6 +270,6 @@ impl Runtime {
             self.limits,
             &self.metrics,
         );
-        Application::new(self.listener, router, self.pool, self.tasks)
+        Application::new(self.listener, self.also, router, self.pool, self.tasks)
     }
 }

@@ -55,6 +55,25 @@ impl ExportToken {
             .clone()
     }
 
+    /// Puts the current token on an OTLP/gRPC export (the exporter's interceptor). Without one
+    /// yet, the call goes without and the gate answers `UNAUTHENTICATED`, as over HTTP (the
+    /// refresher is already fetching one).
+    pub fn authorise_grpc(
+        &self,
+        mut req: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(token) = self.bearer() {
+            match format!("Bearer {token}").parse() {
+                Ok(value) => {
+                    req.metadata_mut().insert("authorization", value);
+                }
+                // A token is ASCII by construction; if one were not, ask for another.
+                Err(_) => self.renew_now(),
+            }
+        }
+        Ok(req)
+    }
+
     /// Asks for a new token now (an export was refused with 401).
     pub fn renew_now(&self) {
         let (flag, wake) = &*self.renew;

@@ -9,7 +9,7 @@ use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::KeyValue;
 use opentelemetry_otlp::{
-    ExporterBuildError, Protocol, SpanExporter, WithExportConfig, WithHttpConfig,
+    ExporterBuildError, Protocol, SpanExporter, WithExportConfig, WithHttpConfig, WithTonicConfig,
 };
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::resource::TelemetryResourceDetector;
@@ -150,12 +150,22 @@ fn exporter(settings: &ExporterSettings) -> Result<SpanExporter, ExporterBuildEr
                 }
             }
         }
-        OtlpProtocol::Grpc => SpanExporter::builder()
-            .with_tonic()
-            .with_protocol(Protocol::Grpc)
-            .with_endpoint(settings.endpoint.clone())
-            .with_timeout(settings.timeout)
-            .build(),
+        OtlpProtocol::Grpc => {
+            let builder = SpanExporter::builder()
+                .with_tonic()
+                .with_protocol(Protocol::Grpc)
+                .with_endpoint(settings.endpoint.clone())
+                .with_timeout(settings.timeout);
+            match &settings.auth {
+                None => builder.build(),
+                Some(auth) => {
+                    let token = ExportToken::start(auth.clone());
+                    builder
+                        .with_interceptor(move |req| token.authorise_grpc(req))
+                        .build()
+                }
+            }
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 /// Jaeger's query API.
 #[derive(Debug, Clone)]
 pub struct Jaeger {
-    /// Base URL, e.g. `http://127.0.0.1:16686`.
+    /// Base URL, e.g. `http://127.0.0.1:16687`.
     pub base: String,
     /// HTTP client.
     http: reqwest::Client,
@@ -179,12 +179,20 @@ fn parse_trace(t: &Value) -> TraceView {
     }
 }
 
+/// Jaeger's own OTLP/HTTP base URL, behind the gate: `PRINTFLOW_TEST_OTLP_ENDPOINT` (default
+/// `http://127.0.0.1:14318`). Append `/v1/traces` to post.
+pub fn otlp_endpoint() -> String {
+    std::env::var("PRINTFLOW_TEST_OTLP_ENDPOINT")
+        .unwrap_or_else(|_| "http://127.0.0.1:14318".to_owned())
+}
+
 impl Jaeger {
-    /// From `PRINTFLOW_TEST_JAEGER_API` (default `http://127.0.0.1:16686`).
+    /// From `PRINTFLOW_TEST_JAEGER_API` (default `http://127.0.0.1:16687`, Jaeger's own query
+    /// port behind the telemetry gate: tests read what was stored, unfiltered).
     pub fn from_env() -> Jaeger {
         Jaeger {
             base: std::env::var("PRINTFLOW_TEST_JAEGER_API")
-                .unwrap_or_else(|_| "http://127.0.0.1:16686".to_owned()),
+                .unwrap_or_else(|_| "http://127.0.0.1:16687".to_owned()),
             http: reqwest::Client::new(),
         }
     }

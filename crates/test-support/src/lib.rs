@@ -7,7 +7,8 @@
 //! (default `amqp://<admin>@127.0.0.1:5672`), `PRINTFLOW_TEST_RABBITMQ_API` (default
 //! `http://127.0.0.1:15672`) and the broker's administrator `PRINTFLOW_TEST_RABBITMQ_USER` /
 //! `PRINTFLOW_TEST_RABBITMQ_PASSWORD` (defaults those of scripts/lib.sh); Jaeger's query API from `PRINTFLOW_TEST_JAEGER_API`
-//! (default `http://127.0.0.1:16686`); Keycloak from `PRINTFLOW_TEST_KEYCLOAK_URL` (default
+//! (default `http://127.0.0.1:16687`, Jaeger's own port behind the gate) and its OTLP/HTTP
+//! receiver from `PRINTFLOW_TEST_OTLP_ENDPOINT` (default `http://127.0.0.1:14318`); Keycloak from `PRINTFLOW_TEST_KEYCLOAK_URL` (default
 //! `http://127.0.0.1:8180`, see [`identity`]).
 //!
 //! Layering, top-down: [`leftovers`] (clean-up) uses [`database`] and [`rabbit`], which name

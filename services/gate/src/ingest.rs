@@ -1,6 +1,10 @@
-//! `POST /v1/traces`: OTLP/HTTP (protobuf) trace ingestion from authenticated writers.
+//! Trace ingestion from authenticated writers: the rules a batch must pass ([`check_batch`]),
+//! what happens to an accepted one ([`Ingest`]), and `POST /v1/traces` (OTLP/HTTP, protobuf).
+//! The gRPC receiver (`crate::grpc`) shares [`Ingest`].
 
-use crate::state::GateState;
+use crate::forward::{Batch, Forwarder};
+use crate::metrics::GateMetrics;
+use crate::redact::Redactor;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
@@ -13,6 +17,7 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use printflow_auth::Principal;
 use printflow_web::ApiError;
 use prost::Message;
+use std::sync::Arc;
 
 /// OTLP/HTTP's binary encoding.
 pub const PROTOBUF: &str = "application/x-protobuf";
@@ -32,8 +37,8 @@ pub enum BatchError {
 }
 
 impl BatchError {
-    /// The outcome label and the error answer.
-    fn reason(&self) -> &'static str {
+    /// The outcome label.
+    pub fn reason(&self) -> &'static str {
         match self {
             BatchError::Malformed(_) => "malformed",
             BatchError::MissingServiceName | BatchError::ServiceNameNotAllowed { .. } => {
@@ -42,7 +47,8 @@ impl BatchError {
         }
     }
 
-    fn into_api_error(self, client: &str) -> ApiError {
+    /// The OTLP/HTTP answer: 400 or 403 with a JSON body.
+    pub fn into_api_error(self, client: &str) -> ApiError {
         match self {
             BatchError::Malformed(detail) => ApiError::bad_request(
                 "malformed_otlp",
@@ -64,11 +70,9 @@ impl BatchError {
     }
 }
 
-/// The rules for a batch from `client`, on its encoded `body`: it decodes, and every resource's
-/// `service.name` is `client` (a service writes only its own spans). Returns the span count.
-pub fn check_batch(body: &[u8], client: &str) -> Result<u64, BatchError> {
-    let request = ExportTraceServiceRequest::decode(body)
-        .map_err(|e| BatchError::Malformed(e.to_string()))?;
+/// The rules for a decoded batch from `client`: every resource's `service.name` is `client` (a
+/// service writes only its own spans). Returns the span count.
+pub fn check_batch(request: &ExportTraceServiceRequest, client: &str) -> Result<u64, BatchError> {
     let mut spans = 0u64;
     for resource_spans in &request.resource_spans {
         let name = resource_spans
@@ -95,9 +99,53 @@ pub fn check_batch(body: &[u8], client: &str) -> Result<u64, BatchError> {
     Ok(spans)
 }
 
-/// `POST /v1/traces`: checks the batch and forwards it to Jaeger unchanged.
+/// What both OTLP receivers (HTTP and gRPC) do with a batch from an authenticated writer:
+/// check it, mask what must not be stored, buffer it for Jaeger, count it. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Ingest {
+    /// Masks attribute values before storage.
+    pub redactor: Arc<Redactor>,
+    /// The buffer to Jaeger.
+    pub forwarder: Forwarder,
+    /// Ingestion counters.
+    pub metrics: GateMetrics,
+}
+
+impl Ingest {
+    /// Accepts `request` from `client` (its token's `azp`), or says why not; returns the span
+    /// count. Refusals are counted and logged here.
+    pub fn accept(
+        &self,
+        client: &str,
+        mut request: ExportTraceServiceRequest,
+    ) -> Result<u64, BatchError> {
+        let spans = match check_batch(&request, client) {
+            Ok(spans) => spans,
+            Err(err) => {
+                tracing::info!(%client, reason = err.reason(), "trace batch refused");
+                self.metrics.batch(client, err.reason(), 0);
+                return Err(err);
+            }
+        };
+        self.metrics.redacted(self.redactor.redact(&mut request));
+        self.forwarder.push(Batch {
+            body: request.encode_to_vec().into(),
+            spans,
+        });
+        self.metrics.batch(client, "accepted", spans);
+        Ok(spans)
+    }
+
+    /// Counts a batch refused before it could be read (`outcome`: `malformed`, `too_large`,
+    /// `unsupported_media_type`, or a token refusal reason).
+    pub fn refused(&self, client: &str, outcome: &'static str) {
+        self.metrics.batch(client, outcome, 0);
+    }
+}
+
+/// `POST /v1/traces`: OTLP/HTTP (protobuf). Answers once the batch is buffered for Jaeger.
 pub async fn export_traces(
-    State(state): State<GateState>,
+    State(ingest): State<Ingest>,
     caller: Principal,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -107,8 +155,7 @@ pub async fn export_traces(
         Ok(body) => body,
         Err(rejection) => {
             let too_large = rejection.status() == StatusCode::PAYLOAD_TOO_LARGE;
-            let outcome = if too_large { "too_large" } else { "malformed" };
-            state.metrics.batch(&client, outcome, 0);
+            ingest.refused(&client, if too_large { "too_large" } else { "malformed" });
             return if too_large {
                 ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
@@ -126,7 +173,7 @@ pub async fn export_traces(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     if !content_type.starts_with(PROTOBUF) {
-        state.metrics.batch(&client, "unsupported_media_type", 0);
+        ingest.refused(&client, "unsupported_media_type");
         return ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -134,51 +181,22 @@ pub async fn export_traces(
         )
         .into_response();
     }
-    let spans = match check_batch(&body, &client) {
-        Ok(spans) => spans,
-        Err(err) => {
-            tracing::info!(%client, reason = err.reason(), "trace batch refused");
-            state.metrics.batch(&client, err.reason(), 0);
-            return err.into_api_error(&client).into_response();
+    let request = match ExportTraceServiceRequest::decode(body) {
+        Ok(request) => request,
+        Err(e) => {
+            ingest.refused(&client, "malformed");
+            return BatchError::Malformed(e.to_string())
+                .into_api_error(&client)
+                .into_response();
         }
     };
-    match forward(&state, body).await {
-        Ok(()) => {
-            state.metrics.batch(&client, "accepted", spans);
-            (
-                [(header::CONTENT_TYPE, PROTOBUF)],
-                ExportTraceServiceResponse::default().encode_to_vec(),
-            )
-                .into_response()
-        }
-        Err(detail) => {
-            tracing::warn!(%client, %detail, "Jaeger did not take a trace batch");
-            state.metrics.batch(&client, "jaeger_unavailable", spans);
-            // 503 is retryable in OTLP: the exporter sends the batch again.
-            ApiError::unavailable(
-                "jaeger_unavailable",
-                "the trace store is unavailable; retry",
-            )
-            .into_response()
-        }
-    }
-}
-
-/// Sends the accepted batch to Jaeger as it came (no span of its own: forwarding traces must not
-/// make traces).
-async fn forward(state: &GateState, body: Bytes) -> Result<(), String> {
-    let resp = state
-        .http
-        .post(&state.jaeger_otlp_url)
-        .header(header::CONTENT_TYPE, PROTOBUF)
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    if resp.status().is_success() {
-        Ok(())
-    } else {
-        Err(format!("Jaeger answered {}", resp.status()))
+    match ingest.accept(&client, request) {
+        Ok(_) => (
+            [(header::CONTENT_TYPE, PROTOBUF)],
+            ExportTraceServiceResponse::default().encode_to_vec(),
+        )
+            .into_response(),
+        Err(err) => err.into_api_error(&client).into_response(),
     }
 }
 
@@ -212,6 +230,10 @@ mod tests {
         }
     }
 
+    fn decode(body: &[u8]) -> ExportTraceServiceRequest {
+        ExportTraceServiceRequest::decode(body).unwrap()
+    }
+
     fn encode(resources: Vec<ResourceSpans>) -> Vec<u8> {
         ExportTraceServiceRequest {
             resource_spans: resources,
@@ -225,26 +247,23 @@ mod tests {
             resource(Some("shop-api"), 3),
             resource(Some("shop-api"), 2),
         ]);
-        assert_eq!(check_batch(&own, "shop-api"), Ok(5));
+        assert_eq!(check_batch(&decode(&own), "shop-api"), Ok(5));
         let mixed = encode(vec![
             resource(Some("shop-api"), 1),
             resource(Some("crm-api"), 1),
         ]);
         assert_eq!(
-            check_batch(&mixed, "shop-api"),
+            check_batch(&decode(&mixed), "shop-api"),
             Err(BatchError::ServiceNameNotAllowed {
                 found: "crm-api".into()
             })
         );
         let anonymous = encode(vec![resource(None, 1)]);
         assert_eq!(
-            check_batch(&anonymous, "shop-api"),
+            check_batch(&decode(&anonymous), "shop-api"),
             Err(BatchError::MissingServiceName)
         );
-        assert!(matches!(
-            check_batch(b"\xff\xff not protobuf", "shop-api"),
-            Err(BatchError::Malformed(_))
-        ));
-        assert_eq!(check_batch(&encode(vec![]), "shop-api"), Ok(0));
+        assert!(ExportTraceServiceRequest::decode(&b"\xff\xff not protobuf"[..]).is_err());
+        assert_eq!(check_batch(&decode(&encode(vec![])), "shop-api"), Ok(0));
     }
 }

@@ -1,22 +1,39 @@
 //! printflow's telemetry gate: Jaeger checks nothing, so everything that writes or reads trace
 //! data goes through this service, with the realm's tokens (docs/security.md, docs/telemetry.md).
+//! It owns the well-known addresses (OTLP 4317 and 4318, the query API on 16686); Jaeger sits
+//! behind it on internal ports.
 //!
-//! This first part is the ingestion side: `POST /v1/traces` (OTLP/HTTP, protobuf) accepts a
-//! batch only from a client with the `telemetry-writer` role, and only when every resource in
-//! it names that client as its `service.name` (a service cannot write spans as another); an
-//! accepted batch is forwarded to Jaeger's own OTLP endpoint unchanged.
+//! Writing: a batch (OTLP/HTTP `POST /v1/traces` or OTLP/gRPC `TraceService/Export`) is accepted
+//! only from a client with the `telemetry-writer` role, and only when every resource in it names
+//! that client as its `service.name`; values matching the redaction rules are masked; the batch
+//! is buffered and sent on to Jaeger with retries, and what cannot be kept is counted.
 //!
-//! - [`ingest`]: the handler, [`ingest::check_batch`] (the pure rules) and the forwarding;
-//! - [`metrics`]: batches and spans by client and outcome;
-//! - [`config`], [`app`] (what the gate adds to the shared runtime), [`state`].
+//! Reading: Jaeger's query API (v1, v3, SPM) with the caller's view of the trace-access policy
+//! applied, every access audited.
 //!
-//! Errors: the handler answers `printflow_web::ApiError` (JSON `{code, message}`), which OTLP
-//! exporters read by status code: 400/403/413/415 are final, 503 means "retry later".
+//! - [`ingest`] ([`ingest::check_batch`], the shared [`ingest::Ingest`], the HTTP handler),
+//!   [`grpc`], [`redact`], [`forward`] (the retry buffer);
+//! - [`query`] (the handlers), [`policy`] (who sees what), [`filter`] (applying a view to
+//!   Jaeger's JSON), [`audit`];
+//! - [`metrics`], [`config`], [`app`] (what the gate adds to the shared runtime).
 //!
-//! Layering, top-down: `app`; `ingest`; `state`; `config`, `metrics`.
+//! Errors: handlers answer `printflow_web::ApiError` (JSON `{code, message}`); OTLP exporters
+//! act on the status code (400/401/403/413/415 final, 503 retry), gRPC ones on the status
+//! (`UNAUTHENTICATED`, `PERMISSION_DENIED`, `INVALID_ARGUMENT` final, `UNAVAILABLE` retried).
+//!
+//! Layering, top-down: `app`; `grpc`, `query`; `ingest`, `audit`; `forward`, `redact`,
+//! `filter`; `policy`, `config`, `metrics`.
 
 pub mod app;
+pub mod audit;
 pub mod config;
+pub mod filter;
+pub mod forward;
+pub mod grpc;
 pub mod ingest;
+pub mod login;
 pub mod metrics;
-pub mod state;
+pub mod policy;
+pub mod query;
+pub mod redact;
+pub mod session;

@@ -1,5 +1,6 @@
 //! A real Shop binary exporting its spans through the telemetry gate (in front of the real
-//! Jaeger) with its own client-credentials token: they arrive. The same binary without a token
+//! Jaeger) with its own client-credentials token, over OTLP/HTTP and over OTLP/gRPC: they
+//! arrive. The same binary without a token
 //! is refused by the gate, and its spans are not stored.
 
 mod common;
@@ -16,10 +17,11 @@ use std::time::Duration;
 
 /// The gate on a free port, forwarding to the test Jaeger.
 async fn gate() -> Spawned {
-    let jaeger = std::env::var("PRINTFLOW_TEST_OTLP_ENDPOINT")
-        .unwrap_or_else(|_| "http://127.0.0.1:4318".to_owned());
+    let jaeger = printflow_test_support::jaeger::otlp_endpoint();
     let env = HashMap::from([
         ("GATE_HTTP_PORT", "0".to_owned()),
+        ("GATE_OTLP_GRPC_PORT", "0".to_owned()),
+        ("GATE_OTLP_HTTP_PORT", "0".to_owned()),
         ("GATE_AUTH_ISSUER_URL", identity::issuer()),
         ("GATE_JAEGER_OTLP_URL", format!("{jaeger}/v1/traces")),
     ]);
@@ -29,15 +31,18 @@ async fn gate() -> Spawned {
         .spawn()
 }
 
-/// A Shop exporting to `gate`, with `auth` settings added.
+/// A Shop exporting to `gate` over `protocol` (`http/protobuf` or `grpc`), with `auth`
+/// settings added.
 async fn shop_exporting_to(
     gate: &str,
+    protocol: &str,
     auth: &[(&'static str, String)],
 ) -> (ServiceProcess, std::path::PathBuf) {
     let db = shop_db().await;
     let models = std::env::temp_dir().join(format!("printflow-models-{}", uuid::Uuid::new_v4()));
     let mut env = otel_env();
     env.push(("OTEL_EXPORTER_OTLP_ENDPOINT", gate.to_owned()));
+    env.push(("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.to_owned()));
     env.push(("SHOP_DATABASE_URL", db.url.clone()));
     env.push(("SHOP_MODEL_STORE_DIR", models.display().to_string()));
     env.extend(auth.iter().cloned());
@@ -67,34 +72,37 @@ async fn a_service_exports_through_the_gate_with_its_token_and_not_without() {
     let running = gate().await;
     let gate = running.base_url.clone();
 
-    let (shop, models) = shop_exporting_to(
-        &gate,
-        &[
-            (
-                "TELEMETRY_TOKEN_URL",
-                format!("{}/protocol/openid-connect/token", identity::issuer()),
-            ),
-            ("TELEMETRY_CLIENT_ID", "shop-api".to_owned()),
-            (
-                "TELEMETRY_CLIENT_SECRET",
-                identity::client_secret("shop-api"),
-            ),
-        ],
-    )
-    .await;
-    let id = search(&shop).await;
-    let trace = eventually(
-        "the Shop's span in Jaeger, through the gate",
-        Duration::from_secs(30),
-        || async { jaeger.trace(&id).await },
-    )
-    .await;
-    assert_eq!(trace.services(), ["shop-api"]);
+    let auth = [
+        (
+            "TELEMETRY_TOKEN_URL",
+            format!("{}/protocol/openid-connect/token", identity::issuer()),
+        ),
+        ("TELEMETRY_CLIENT_ID", "shop-api".to_owned()),
+        (
+            "TELEMETRY_CLIENT_SECRET",
+            identity::client_secret("shop-api"),
+        ),
+    ];
+    // Both OTLP protocols carry the token: HTTP as a header, gRPC as metadata.
+    let grpc = running.url("otlp-grpc").unwrap().to_owned();
+    let mut stores = Vec::new();
+    for (endpoint, protocol) in [(gate.as_str(), "http/protobuf"), (grpc.as_str(), "grpc")] {
+        let (shop, models) = shop_exporting_to(endpoint, protocol, &auth).await;
+        let id = search(&shop).await;
+        let trace = eventually(
+            "the Shop's span in Jaeger, through the gate",
+            Duration::from_secs(30),
+            || async { jaeger.trace(&id).await },
+        )
+        .await;
+        assert_eq!(trace.services(), ["shop-api"], "{protocol}");
+        assert!(shop.stop().await);
+        stores.push(models);
+    }
     let accepted = [("client", "shop-api"), ("outcome", "accepted")];
-    assert!(gate_counter(&gate, "gate_ingest_batches_total", &accepted).await >= 1.0);
-    assert!(shop.stop().await);
+    assert!(gate_counter(&gate, "gate_ingest_batches_total", &accepted).await >= 2.0);
 
-    let (anonymous, models2) = shop_exporting_to(&gate, &[]).await;
+    let (anonymous, models) = shop_exporting_to(&gate, "http/protobuf", &[]).await;
     let id = search(&anonymous).await;
     let missing = [("service", "telemetry-gate"), ("reason", "missing")];
     eventually(
@@ -110,6 +118,8 @@ async fn a_service_exports_through_the_gate_with_its_token_and_not_without() {
         "a refused export was stored"
     );
     assert!(anonymous.stop().await);
-    let _ = std::fs::remove_dir_all(models);
-    let _ = std::fs::remove_dir_all(models2);
+    stores.push(models);
+    for dir in stores {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -259,8 +259,7 @@ fn find_word(hay: &str, word: &str) -> Option<usize> {
 /// One span sent straight to Jaeger over OTLP/HTTP, so span metrics exist even though the
 /// in-process services of this test have no tracer.
 async fn send_probe_span() {
-    let endpoint = std::env::var("PRINTFLOW_TEST_OTLP_ENDPOINT")
-        .unwrap_or_else(|_| "http://127.0.0.1:4318".to_owned());
+    let endpoint = printflow_test_support::jaeger::otlp_endpoint();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

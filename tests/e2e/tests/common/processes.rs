@@ -25,8 +25,7 @@ pub fn free_port() -> u16 {
 
 /// Settings every traced child gets: export to the test Jaeger quickly.
 pub fn otel_env() -> Vec<(&'static str, String)> {
-    let endpoint = std::env::var("PRINTFLOW_TEST_OTLP_ENDPOINT")
-        .unwrap_or_else(|_| "http://127.0.0.1:4318".to_owned());
+    let endpoint = printflow_test_support::jaeger::otlp_endpoint();
     vec![
         ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".to_owned()),

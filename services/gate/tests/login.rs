@@ -1,0 +1,131 @@
+//! A person signs in at the gate in a browser-like client through the real Keycloak login page
+//! (authorization code flow with PKCE), reads traces with the session cookie alone, and signs
+//! out; a replayed callback, a callback from another browser and an ended session are refused.
+
+mod common;
+
+use common::browser::{browser, location, set_cookies, sign_in_at_keycloak};
+use common::gate;
+use printflow_test_support::identity;
+use reqwest::header::{ACCEPT, COOKIE};
+use serde_json::Value;
+
+#[tokio::test]
+async fn a_person_signs_in_reads_traces_with_the_session_and_signs_out() {
+    let gate = gate(&[(
+        "GATE_OIDC_CLIENT_SECRET",
+        identity::client_secret("telemetry-console"),
+    )])
+    .await;
+    let base = gate.base_url.as_str();
+    let http = browser();
+
+    // Without a session or a token: 401.
+    let anonymous = http
+        .get(format!("{base}/api/services"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+
+    let (callback, login_cookie) = sign_in_at_keycloak(base, "riley", "/api/services").await;
+    // The callback in another browser (without the login cookie) is refused.
+    let elsewhere = http.get(format!("{base}{callback}")).send().await.unwrap();
+    assert_eq!(elsewhere.status(), 400);
+    let done = http
+        .get(format!("{base}{callback}"))
+        .header(COOKIE, format!("printflow_login={login_cookie}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 303);
+    assert_eq!(location(done.headers()), "/api/services");
+    let (session, attrs) = set_cookies(done.headers())["printflow_session"].clone();
+    for attr in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+        assert!(attrs.contains(attr), "{attr} in {attrs}");
+    }
+    // Replayed: the code and state are spent.
+    let replayed = http
+        .get(format!("{base}{callback}"))
+        .header(COOKIE, format!("printflow_login={login_cookie}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replayed.status(), 400);
+
+    // The cookie alone authorises, as the person's own token would.
+    let with_session = |path: &str| {
+        http.get(format!("{base}{path}"))
+            .header(COOKIE, format!("printflow_session={session}"))
+    };
+    let services = with_session("/api/services").send().await.unwrap();
+    assert_eq!(services.status(), 200);
+    let me: Value = with_session("/auth/me")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&me["username"], &me["view"]),
+        (&"riley".into(), &"sre".into())
+    );
+
+    // Sign out: the gate's session ends, and Keycloak's with the ID token as hint.
+    let out = with_session("/auth/logout").send().await.unwrap();
+    assert_eq!(out.status(), 303);
+    let end_session = location(out.headers());
+    assert!(end_session.starts_with(&format!(
+        "{}/protocol/openid-connect/logout?",
+        identity::issuer()
+    )));
+    assert!(
+        end_session.contains("id_token_hint=") && end_session.contains("post_logout_redirect_uri=")
+    );
+    assert_eq!(set_cookies(out.headers())["printflow_session"].0, "");
+
+    let ended = with_session("/api/services").send().await.unwrap();
+    assert_eq!(ended.status(), 401);
+    let body: Value = ended.json().await.unwrap();
+    assert_eq!(body["code"], "session_ended");
+    let page = with_session("/api/services")
+        .header(ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 303);
+    assert_eq!(
+        location(page.headers()),
+        "/auth/login?return_to=%2Fapi%2Fservices"
+    );
+}
+
+#[tokio::test]
+async fn a_return_address_off_this_host_is_ignored_and_login_needs_a_secret() {
+    let gate = gate(&[(
+        "GATE_OIDC_CLIENT_SECRET",
+        identity::client_secret("telemetry-console"),
+    )])
+    .await;
+    let (callback, login_cookie) =
+        sign_in_at_keycloak(&gate.base_url, "sam", "%2F%2Fevil.example%2F").await;
+    let done = browser()
+        .get(format!("{}{callback}", gate.base_url))
+        .header(COOKIE, format!("printflow_login={login_cookie}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 303);
+    assert_eq!(location(done.headers()), "/");
+
+    let without = common::gate(&[]).await;
+    let resp = browser()
+        .get(format!("{}/auth/login", without.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "login_not_configured");
+}
