@@ -47,8 +47,14 @@ SHOP_AUTH_CLIENT_SECRET="${SHOP_AUTH_CLIENT_SECRET:-$(realm_client_secret shop-a
 MES_AUTH_CLIENT_SECRET="${MES_AUTH_CLIENT_SECRET:-$(realm_client_secret mes-api)}"
 TRAFFIC_CLIENT_SECRET="${TRAFFIC_CLIENT_SECRET:-$(realm_client_secret traffic)}"
 export SHOP_AUTH_CLIENT_SECRET MES_AUTH_CLIENT_SECRET TRAFFIC_CLIENT_SECRET
-export OTEL_EXPORTER_OTLP_ENDPOINT="${OTEL_EXPORTER_OTLP_ENDPOINT:-http://127.0.0.1:$JAEGER_OTLP_HTTP_PORT}"
 export OTEL_EXPORTER_OTLP_PROTOCOL="${OTEL_EXPORTER_OTLP_PROTOCOL:-http/protobuf}"
+# Each protocol has its port, at the gate (the services) and at Jaeger (the gate's own spans).
+if [[ "$OTEL_EXPORTER_OTLP_PROTOCOL" == grpc ]]; then
+    GATE_OTLP_PORT=$GATE_OTLP_GRPC_PORT JAEGER_OTLP_PORT=$JAEGER_OTLP_GRPC_PORT
+else
+    GATE_OTLP_PORT=$GATE_OTLP_HTTP_PORT JAEGER_OTLP_PORT=$JAEGER_OTLP_HTTP_PORT
+fi
+export OTEL_EXPORTER_OTLP_ENDPOINT="${OTEL_EXPORTER_OTLP_ENDPOINT:-http://127.0.0.1:$JAEGER_OTLP_PORT}"
 
 # In start order: the gate first (every other service exports through it); the outbox and durable
 # queues cover a consumer that starts late, but CRM before Shop makes Shop's readiness meaningful.
@@ -66,7 +72,7 @@ ready_traffic() { :; }
 start_service() {
     (
         if [[ "$1" != gate ]]; then
-            export OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$GATE_OTLP_HTTP_PORT"
+            export OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$GATE_OTLP_PORT"
             export TELEMETRY_TOKEN_URL="$ISSUER/protocol/openid-connect/token" TELEMETRY_CLIENT_ID="$1-api"
             TELEMETRY_CLIENT_SECRET="$(realm_client_secret "$1-api")"
             export TELEMETRY_CLIENT_SECRET

@@ -43,7 +43,7 @@ pub struct Config {
     /// limit; at least 1024): a larger one is refused with 413 before it is read further.
     pub max_body_bytes: usize,
     /// Spans held for Jaeger while it is slow or down (`GATE_BUFFER_SPANS`, default 50000, at
-    /// least 1); beyond it the oldest batches are dropped and counted.
+    /// least 1); a batch that does not fit is answered "retry later".
     pub buffer_spans: u64,
     /// Batches sent to Jaeger at once (`GATE_FORWARD_WORKERS`, default 4, 1 to 64).
     pub forward_workers: usize,

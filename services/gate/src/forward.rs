@@ -3,9 +3,12 @@
 //!
 //! Why accept before storing: an exporter's own retry is short and its queue small, so a Jaeger
 //! restart would otherwise lose spans in every service at once. Here they wait, up to
-//! `GATE_BUFFER_SPANS`; beyond that the oldest batches go first (the newest spans are the ones
-//! someone is about to look for), and every span lost is counted in `gate_spans_dropped_total`,
-//! which the `GateSpansDropped` alert watches.
+//! `GATE_BUFFER_SPANS` (counting the batches being sent). A batch that does not fit is not
+//! accepted: the writer is told to retry later (HTTP 503 with `Retry-After`, gRPC
+//! `UNAVAILABLE`), which OTLP exporters do, so an overloaded or absent Jaeger pushes back on the
+//! services instead of losing what the gate already accepted. Accepted spans are lost only if
+//! Jaeger refuses them as invalid or the gate stops before Jaeger takes them; each one is
+//! counted in `gate_spans_dropped_total`, which the `GateSpansDropped` alert watches.
 
 use crate::metrics::GateMetrics;
 use bytes::Bytes;
@@ -56,13 +59,17 @@ struct Inner {
 
 #[derive(Debug, Default)]
 struct Queue {
-    /// The batches.
+    /// The batches waiting to be sent.
     batches: VecDeque<Batch>,
-    /// Spans in them.
+    /// Accepted spans not yet stored: those waiting plus those being sent.
     spans: u64,
     /// Set once the drain at shutdown is over: later batches are counted as dropped.
     closed: bool,
 }
+
+/// The buffer has no room for a batch: retry later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Full;
 
 /// What a send to Jaeger came to.
 enum Sent {
@@ -94,21 +101,28 @@ impl Forwarder {
         }
     }
 
-    /// Buffers an accepted batch, dropping the oldest batches if it would not fit.
-    pub fn push(&self, batch: Batch) {
-        let spans = batch.spans;
+    /// Whether a batch of `spans` would be taken now.
+    pub fn has_room(&self, spans: u64) -> bool {
+        let queue = self.lock();
+        !queue.closed && (queue.spans == 0 || queue.spans + spans <= self.inner.capacity)
+    }
+
+    /// Buffers a batch, or gives it back when it does not fit (the buffer is full, or the gate
+    /// is stopping): the caller then refuses it as "retry later". A batch larger than the whole
+    /// buffer is taken when the buffer is empty (it is bounded by the body limit).
+    pub fn push(&self, batch: Batch) -> Result<(), Full> {
         {
             let mut queue = self.lock();
-            if queue.closed {
-                drop(queue);
-                self.inner.metrics.dropped("shutdown", spans);
-                return;
+            let fits = queue.spans == 0 || queue.spans + batch.spans <= self.inner.capacity;
+            if queue.closed || !fits {
+                return Err(Full);
             }
-            queue.spans += spans;
+            queue.spans += batch.spans;
             queue.batches.push_back(batch);
-            self.make_room(&mut queue);
+            self.inner.metrics.buffered(queue.spans);
         }
         self.inner.arrived.notify_one();
+        Ok(())
     }
 
     /// Runs `workers` senders until `stop`, then sends what is left for a few seconds; whatever
@@ -138,11 +152,13 @@ impl Forwarder {
             };
             match self.send(&batch).await {
                 Sent::Stored => {
+                    self.done(&batch);
                     self.inner.metrics.stored(batch.spans);
                     backoff = FIRST_BACKOFF;
                 }
                 Sent::Refused(detail) => {
                     tracing::warn!(%detail, spans = batch.spans, "Jaeger refused a trace batch; dropped");
+                    self.done(&batch);
                     self.inner.metrics.dropped("rejected_by_store", batch.spans);
                 }
                 Sent::Retry(detail) => {
@@ -163,6 +179,7 @@ impl Forwarder {
     async fn drain(&self) {
         let drained = tokio::time::timeout(DRAIN_DEADLINE, async {
             while let Some(batch) = self.pop() {
+                self.done(&batch);
                 match self.send(&batch).await {
                     Sent::Stored => self.inner.metrics.stored(batch.spans),
                     Sent::Refused(_) | Sent::Retry(_) => {
@@ -208,32 +225,21 @@ impl Forwarder {
         }
     }
 
+    /// Takes the oldest waiting batch to send; its spans still count as buffered until
+    /// [`Forwarder::done`].
     fn pop(&self) -> Option<Batch> {
-        let mut queue = self.lock();
-        let batch = queue.batches.pop_front()?;
-        queue.spans -= batch.spans;
-        self.inner.metrics.buffered(queue.spans);
-        Some(batch)
+        self.lock().batches.pop_front()
     }
 
-    /// Puts a batch whose send failed back in front (it is the oldest), unless newer batches
-    /// filled its place meanwhile.
+    /// Puts a batch whose send failed back in front: it is the oldest.
     fn unpop(&self, batch: Batch) {
-        let mut queue = self.lock();
-        queue.spans += batch.spans;
-        queue.batches.push_front(batch);
-        self.make_room(&mut queue);
+        self.lock().batches.push_front(batch);
     }
 
-    /// Drops the oldest batches until the buffer holds at most its capacity (the newest batch
-    /// always stays, even alone over capacity: a single batch is bounded by the body limit).
-    fn make_room(&self, queue: &mut Queue) {
-        while queue.spans > self.inner.capacity && queue.batches.len() > 1 {
-            if let Some(oldest) = queue.batches.pop_front() {
-                queue.spans -= oldest.spans;
-                self.inner.metrics.dropped("buffer_full", oldest.spans);
-            }
-        }
+    /// A taken batch is stored or given up: its spans leave the buffer.
+    fn done(&self, batch: &Batch) {
+        let mut queue = self.lock();
+        queue.spans = queue.spans.saturating_sub(batch.spans);
         self.inner.metrics.buffered(queue.spans);
     }
 

@@ -63,6 +63,9 @@ impl TraceService for GrpcIngest {
         match self.ingest.accept(&client, request.into_inner()) {
             Ok(_) => Ok(Response::new(ExportTraceServiceResponse::default())),
             Err(err) => Err(match &err {
+                BatchError::BufferFull => {
+                    Status::unavailable("the trace store is not keeping up; retry later")
+                }
                 BatchError::Malformed(detail) => Status::invalid_argument(detail.clone()),
                 BatchError::MissingServiceName | BatchError::ServiceNameNotAllowed { .. } => {
                     let message = err.into_api_error(&client).message;

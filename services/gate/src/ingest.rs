@@ -22,9 +22,12 @@ use std::sync::Arc;
 /// OTLP/HTTP's binary encoding.
 pub const PROTOBUF: &str = "application/x-protobuf";
 
-/// Why a batch is refused (the client's fault; nothing of it is stored).
+/// Why a batch is refused (nothing of it is stored): the client's fault, except
+/// [`BatchError::BufferFull`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BatchError {
+    /// The buffer to Jaeger is full (Jaeger slow or down): send it again later.
+    BufferFull,
     /// Not an OTLP `ExportTraceServiceRequest`.
     Malformed(String),
     /// A resource without a `service.name` string attribute.
@@ -40,6 +43,7 @@ impl BatchError {
     /// The outcome label.
     pub fn reason(&self) -> &'static str {
         match self {
+            BatchError::BufferFull => "buffer_full",
             BatchError::Malformed(_) => "malformed",
             BatchError::MissingServiceName | BatchError::ServiceNameNotAllowed { .. } => {
                 "service_name_not_allowed"
@@ -47,9 +51,13 @@ impl BatchError {
         }
     }
 
-    /// The OTLP/HTTP answer: 400 or 403 with a JSON body.
+    /// The OTLP/HTTP answer: 400, 403 or 503 with a JSON body.
     pub fn into_api_error(self, client: &str) -> ApiError {
         match self {
+            BatchError::BufferFull => ApiError::unavailable(
+                "buffer_full",
+                "the trace store is not keeping up; send this batch again later",
+            ),
             BatchError::Malformed(detail) => ApiError::bad_request(
                 "malformed_otlp",
                 format!("the body is not an OTLP ExportTraceServiceRequest: {detail}"),
@@ -127,13 +135,27 @@ impl Ingest {
                 return Err(err);
             }
         };
-        self.metrics.redacted(self.redactor.redact(&mut request));
-        self.forwarder.push(Batch {
+        // Checked first so a batch sent again after "retry later" is not masked and counted twice.
+        if !self.forwarder.has_room(spans) {
+            return Err(self.full(client, spans));
+        }
+        let masked = self.redactor.redact(&mut request);
+        let batch = Batch {
             body: request.encode_to_vec().into(),
             spans,
-        });
+        };
+        if self.forwarder.push(batch).is_err() {
+            return Err(self.full(client, spans));
+        }
+        self.metrics.redacted(masked);
         self.metrics.batch(client, "accepted", spans);
         Ok(spans)
+    }
+
+    fn full(&self, client: &str, spans: u64) -> BatchError {
+        tracing::debug!(%client, spans, "trace batch refused: the buffer to Jaeger is full");
+        self.metrics.batch(client, "buffer_full", spans);
+        BatchError::BufferFull
     }
 
     /// Counts a batch refused before it could be read (`outcome`: `malformed`, `too_large`,
@@ -196,7 +218,18 @@ pub async fn export_traces(
             ExportTraceServiceResponse::default().encode_to_vec(),
         )
             .into_response(),
-        Err(err) => err.into_api_error(&client).into_response(),
+        Err(err) => {
+            let full = err == BatchError::BufferFull;
+            let mut resp = err.into_api_error(&client).into_response();
+            if full {
+                // OTLP exporters wait at least this long before sending the batch again.
+                resp.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    axum::http::HeaderValue::from_static("1"),
+                );
+            }
+            resp
+        }
     }
 }
 

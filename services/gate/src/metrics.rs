@@ -13,22 +13,22 @@ use std::collections::BTreeMap;
 pub struct IngestLabels {
     /// The writing client (`azp` of its token), e.g. `shop-api`.
     pub client: String,
-    /// `accepted`, or why not: `service_name_not_allowed`, `malformed`, `too_large`,
-    /// `unsupported_media_type`, or the token's refusal reason (`missing`, `expired`, ...).
+    /// `accepted`, or why not: `buffer_full` (retry later), `service_name_not_allowed`,
+    /// `malformed`, `too_large`, `unsupported_media_type`, or over gRPC the token's refusal
+    /// reason (`missing`, `expired`, ...).
     pub outcome: &'static str,
 }
 
 /// The labels of `gate_spans_dropped_total`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct DropLabels {
-    /// `buffer_full` (Jaeger was away longer than the buffer holds), `rejected_by_store`
-    /// (Jaeger refused the batch as invalid) or `shutdown` (still buffered when the gate
-    /// stopped).
+    /// `rejected_by_store` (Jaeger refused the batch as invalid) or `shutdown` (still buffered
+    /// when the gate stopped and Jaeger did not take it in time).
     pub reason: &'static str,
 }
 
 /// Why accepted spans can be lost; each series starts at 0 so an alert sees the first one.
-pub const DROP_REASONS: [&str; 3] = ["buffer_full", "rejected_by_store", "shutdown"];
+pub const DROP_REASONS: [&str; 2] = ["rejected_by_store", "shutdown"];
 
 /// The labels of `gate_redacted_attributes_total`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]

@@ -1,7 +1,7 @@
 //! What happens to an accepted batch on its way to the real Jaeger: values the redaction rules
 //! match are masked before storage and counted by key; while Jaeger cannot be reached the
-//! batches wait in the gate's buffer and all arrive once it can; beyond the buffer the oldest
-//! are dropped and counted.
+//! batches wait in the gate's buffer and all arrive once it can; a batch that does not fit is
+//! not accepted but answered "retry later", and arrives when sent again.
 
 mod common;
 
@@ -119,7 +119,7 @@ async fn relay_to_jaeger(listener: TcpListener) {
 }
 
 #[tokio::test]
-async fn batches_wait_while_jaeger_is_away_and_the_oldest_go_when_the_buffer_is_full() {
+async fn batches_wait_while_jaeger_is_away_and_a_full_buffer_pushes_back() {
     // A free port with nothing listening: Jaeger "down".
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -137,46 +137,63 @@ async fn batches_wait_while_jaeger_is_away_and_the_oldest_go_when_the_buffer_is_
     .await;
     let base = gate.base_url.clone();
     let mes = identity::client_token("mes-api").await;
-
-    // Six batches of one span each into a buffer of four: all accepted, the two oldest dropped.
-    let traces: Vec<[u8; 16]> = (0..6).map(|_| trace_id()).collect();
-    for t in &traces {
+    let send = |t: [u8; 16]| {
         let body = request(vec![(
             "mes-api",
-            vec![span(*t, span_id(), None, "job", 2, vec![])],
+            vec![span(t, span_id(), None, "job", 2, vec![])],
         )]);
-        assert_eq!(
-            post(&base, Some(&mes), PROTOBUF, body.encode_to_vec()).await,
-            200
-        );
+        let (base, mes) = (base.clone(), mes.clone());
+        async move {
+            let resp = reqwest::Client::new()
+                .post(format!("{base}/v1/traces"))
+                .header("content-type", PROTOBUF)
+                .bearer_auth(mes)
+                .body(body.encode_to_vec())
+                .send()
+                .await
+                .unwrap();
+            let retry_after = resp
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (resp.status().as_u16(), retry_after)
+        }
+    };
+
+    // Six batches of one span each into a buffer of four: four accepted, two told to retry.
+    let traces: Vec<[u8; 16]> = (0..6).map(|_| trace_id()).collect();
+    let mut answers = Vec::new();
+    for t in &traces {
+        answers.push(send(*t).await);
     }
+    let accepted = (200, None);
+    let retry_later = (503, Some("1".to_owned()));
+    assert_eq!(
+        answers,
+        [
+            &accepted,
+            &accepted,
+            &accepted,
+            &accepted,
+            &retry_later,
+            &retry_later
+        ]
+        .map(Clone::clone)
+    );
     eventually("the gate retrying", Duration::from_secs(10), || async {
         (metric(&base, "gate_forward_retries_total", &[]).await >= 1.0).then_some(())
     })
     .await;
-    // The two oldest made room; four wait (a batch being retried is out of the buffer for a
-    // moment, hence polling).
-    eventually(
-        "two dropped, four buffered",
-        Duration::from_secs(10),
-        || async {
-            let dropped = metric(
-                &base,
-                "gate_spans_dropped_total",
-                &[("reason", "buffer_full")],
-            )
-            .await;
-            let buffered = metric(&base, "gate_buffered_spans", &[]).await;
-            (dropped == 2.0 && buffered == 4.0).then_some(())
-        },
-    )
-    .await;
+    assert_eq!(metric(&base, "gate_buffered_spans", &[]).await, 4.0);
+    let full = [("client", "mes-api"), ("outcome", "buffer_full")];
+    assert_eq!(metric(&base, "gate_ingest_spans_total", &full).await, 2.0);
 
-    // Jaeger "comes back": everything still buffered arrives.
+    // Jaeger "comes back": everything accepted arrives; the exporter's retry of the other two
+    // is then taken too. Nothing accepted was lost.
     let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
     let relay = tokio::spawn(relay_to_jaeger(listener));
     let jaeger = Jaeger::from_env();
-    for t in &traces[2..] {
+    for t in &traces[..4] {
         eventually(
             "a buffered span in Jaeger",
             Duration::from_secs(30),
@@ -184,13 +201,29 @@ async fn batches_wait_while_jaeger_is_away_and_the_oldest_go_when_the_buffer_is_
         )
         .await;
     }
-    for t in &traces[..2] {
-        assert!(
-            jaeger.trace(&hex(t)).await.is_none(),
-            "a dropped batch was stored"
+    assert!(
+        jaeger.trace(&hex(&traces[4])).await.is_none(),
+        "a refused batch was stored"
+    );
+    for t in &traces[4..] {
+        assert_eq!(send(*t).await, accepted);
+        eventually(
+            "a retried span in Jaeger",
+            Duration::from_secs(30),
+            || async { jaeger.trace(&hex(t)).await },
+        )
+        .await;
+    }
+    assert_eq!(metric(&base, "gate_stored_spans_total", &[]).await, 6.0);
+    for reason in ["rejected_by_store", "shutdown"] {
+        assert_eq!(
+            metric(&base, "gate_spans_dropped_total", &[("reason", reason)]).await,
+            0.0
         );
     }
-    assert_eq!(metric(&base, "gate_stored_spans_total", &[]).await, 4.0);
-    assert_eq!(metric(&base, "gate_buffered_spans", &[]).await, 0.0);
+    eventually("the buffer empty", Duration::from_secs(10), || async {
+        (metric(&base, "gate_buffered_spans", &[]).await == 0.0).then_some(())
+    })
+    .await;
     relay.abort();
 }
