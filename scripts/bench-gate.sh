@@ -6,7 +6,8 @@
 #
 # usage: scripts/bench-gate.sh [--duration SECONDS] [--spans N] [--connections N] [--no-record]
 #
-# Prints batches/s and spans/s accepted, POST latency, spans/s Jaeger stored (until the gate's
+# Prints POSTs/s answered (and how many were told to retry later because the buffer to Jaeger was
+# full), batches/s and spans/s accepted, POST latency, spans/s Jaeger stored (until the gate's
 # buffer is empty again) and spans dropped, and appends them with the date and the machine to
 # docs/benchmarks.md. Targets 127.0.0.1 only; every run is bounded in time.
 
@@ -48,14 +49,7 @@ wrk.headers["Content-Type"] = "application/x-protobuf"
 wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN")
 LUA
 
-ready_bench-gate() { http_ok "http://127.0.0.1:$BENCH_PORT/readyz"; }
-export GATE_HTTP_PORT=$BENCH_PORT GATE_OTLP_GRPC_PORT=$((BENCH_PORT + 1)) GATE_OTLP_HTTP_PORT=$((BENCH_PORT + 2)) RUST_LOG=warn \
-    GATE_AUTH_ISSUER_URL="http://127.0.0.1:$KEYCLOAK_PORT/realms/printflow" \
-    GATE_JAEGER_OTLP_URL="http://127.0.0.1:$JAEGER_OTLP_HTTP_PORT/v1/traces" \
-    GATE_JAEGER_QUERY_URL="http://127.0.0.1:$JAEGER_QUERY_PORT" GATE_AUDIT_LOG="$WORK/audit.jsonl" \
-    OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$JAEGER_OTLP_HTTP_PORT" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
-daemon_start bench-gate - "$ROOT/target/release/printflow-gate"
-daemon_wait bench-gate 60
+bench_gate_start "$BENCH_PORT" "$WORK"
 
 SCRAPE_TOKEN="$(bash "$ROOT/scripts/token.sh" prometheus)"
 # metric NAME_AND_LABELS -> the sum of the matching series (0 when absent)
@@ -90,6 +84,7 @@ read -r rps p50 p99 bad < <(awk '
     END { printf "%.0f %.3f %.3f %s\n", rps, p50, p99, (bad == "" ? 0 : bad) }
 ' <<<"$out")
 in_rate=$(awk -v n="$accepted" -v d="$DURATION" 'BEGIN {printf "%.0f", n / d}')
+batch_rate=$(awk -v n="$accepted" -v d="$DURATION" -v s="$SPANS" 'BEGIN {printf "%.0f", n / s / d}')
 stored_rate=$(awk -v n="$stored" -v d="$drained_s" 'BEGIN {printf "%.0f", n / d}')
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
@@ -105,7 +100,8 @@ Jaeger, the gate and wrk on the same machine.
 
 | figure | value |
 |---|---|
-| batches accepted per second | $rps ($bad non-2xx) |
+| POSTs answered per second (of them "retry later", 503) | $rps ($bad in ${DURATION} s) |
+| batches accepted per second | $batch_rate |
 | spans accepted per second | $in_rate |
 | POST /v1/traces p50 / p99 | $p50 ms / $p99 ms |
 | spans stored by Jaeger per second (run + drain, ${drained_s} s) | $stored_rate |

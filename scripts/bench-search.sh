@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Benchmark: catalog search throughput and latency with tracing on (100% sampling, exporting to
-# Jaeger) against the same release build with OTEL_SDK_DISABLED=true, in one run on this machine.
+# Benchmark: catalog search throughput and latency with tracing on (100% sampling, exporting with
+# the Shop's own token through the telemetry gate to Jaeger, as in the stack) against the same
+# release build with OTEL_SDK_DISABLED=true, in one run on this machine.
 #
 # usage: scripts/bench-search.sh [--duration SECONDS] [--rounds N] [--no-record]
 #
@@ -27,24 +28,32 @@ done
 QUERY="/catalog/products?q=organizer&category=office&sort=price_asc&per_page=20"
 PORT_ON=18180
 PORT_OFF=18181
+GATE_PORT=18190
 
 apt_install wrk
 bash "$ROOT/scripts/infra.sh" install
 bash "$ROOT/scripts/infra.sh" up
 # Release, unlike the shared dev build of the two README commands: figures of optimised code.
-log "building the Shop (release)"
-(cd "$ROOT" && cargo build --release --locked -p printflow-shop)
+log "building the Shop and the gate (release)"
+(cd "$ROOT" && cargo build --release --locked -p printflow-shop -p printflow-gate)
 
-trap 'daemon_stop bench-shop' EXIT
+WORK="$(mktemp -d /tmp/printflow-bench-search.XXXXXX)"
+trap 'daemon_stop bench-shop; daemon_stop bench-gate; rm -rf -- "$WORK"' EXIT
+bench_gate_start "$GATE_PORT" "$WORK"
 ready_bench-shop() { http_ok "http://127.0.0.1:$SHOP_HTTP_PORT/readyz"; }
 
 # start_shop PORT on|off
 start_shop() {
     export SHOP_HTTP_PORT=$1 RUST_LOG=warn SHOP_MODEL_STORE_DIR="$DATA_DIR/models"
     export SHOP_DATABASE_URL="$(service_db_url shop)"
+    # The Shop will not start without its client credentials (it calls CRM with its own token).
+    export SHOP_AUTH_CLIENT_SECRET="$(realm_client_secret shop-api)"
     if [[ "$2" == on ]]; then
-        export OTEL_SDK_DISABLED=false OTEL_TRACES_SAMPLER=always_on OTEL_SERVICE_NAME=shop-api-bench \
-            OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$JAEGER_OTLP_HTTP_PORT" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
+        # The gate takes spans from shop-api only as shop-api.
+        export OTEL_SDK_DISABLED=false OTEL_TRACES_SAMPLER=always_on OTEL_SERVICE_NAME=shop-api \
+            OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$((GATE_PORT + 2))" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf \
+            TELEMETRY_TOKEN_URL="http://127.0.0.1:$KEYCLOAK_PORT/realms/printflow/protocol/openid-connect/token" \
+            TELEMETRY_CLIENT_ID=shop-api TELEMETRY_CLIENT_SECRET="$(realm_client_secret shop-api)"
     else
         export OTEL_SDK_DISABLED=true
     fi
@@ -98,12 +107,12 @@ table=$(cat <<TABLE
 ### Catalog search, tracing on vs off ($when)
 
 Machine: $(nproc) cores ($cpu), $mem, $(. /etc/os-release && echo "$PRETTY_NAME"); wrk -t2 -c16,
-${DURATION} s per run, $ROUNDS rounds each, medians; query \`$QUERY\`; release build; PostgreSQL,
-Jaeger and wrk on the same machine.
+${DURATION} s per run, $ROUNDS rounds each, medians; query \`$QUERY\`; release builds; PostgreSQL,
+Keycloak, the gate, Jaeger and wrk on the same machine.
 
 | variant | requests/s | p50 ms | p99 ms |
 |---|---|---|---|
-| tracing on (100% sampled, OTLP/HTTP to Jaeger) | $on_rps | $on_p50 | $on_p99 |
+| tracing on (100% sampled, OTLP/HTTP through the telemetry gate to Jaeger) | $on_rps | $on_p50 | $on_p99 |
 | OTEL_SDK_DISABLED=true | $off_rps | $off_p50 | $off_p99 |
 
 Throughput lost: $lost % (goal: at most 5 %). p99 added: $added ms (goal: at most 1 ms).

@@ -444,3 +444,24 @@ rmq_prepare() {
         RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="$dist" RABBITMQ_CTL_ERL_ARGS="$dist" ERL_EPMD_ADDRESS=127.0.0.1
     )
 }
+
+# ------------------------------------------------------------------------------ benchmarks
+# bench_gate_start PORT WORKDIR: a release build of the telemetry gate as daemon bench-gate, on
+# PORT (query), PORT+1 (OTLP/gRPC) and PORT+2 (OTLP/HTTP), in front of the running Jaeger and
+# Keycloak, configured as scripts/stack.sh configures the stack's (its own tracing on). The
+# caller builds it (`cargo build --release -p printflow-gate`) and stops it (daemon_stop).
+bench_gate_start() {
+    local port=$1 work=$2
+    ready_bench-gate() { http_ok "http://127.0.0.1:$BENCH_GATE_PORT/readyz"; }
+    BENCH_GATE_PORT=$port
+    (
+        export GATE_HTTP_PORT=$port GATE_OTLP_GRPC_PORT=$((port + 1)) GATE_OTLP_HTTP_PORT=$((port + 2)) \
+            RUST_LOG=warn GATE_AUTH_ISSUER_URL="http://127.0.0.1:$KEYCLOAK_PORT/realms/printflow" \
+            GATE_JAEGER_OTLP_URL="http://127.0.0.1:$JAEGER_OTLP_HTTP_PORT/v1/traces" \
+            GATE_JAEGER_QUERY_URL="http://127.0.0.1:$JAEGER_QUERY_PORT" GATE_AUDIT_LOG="$work/audit.jsonl" \
+            OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$JAEGER_OTLP_HTTP_PORT" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
+        daemon_start bench-gate - "$ROOT/target/release/printflow-gate"
+    )
+    daemon_wait bench-gate 60
+}
+
