@@ -18,6 +18,8 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+/// OTLP/HTTP's binary encoding.
+pub const PROTOBUF: &str = "application/x-protobuf";
 /// First wait after a failed send; doubled per failure up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest wait between retries of one worker.
@@ -210,7 +212,7 @@ impl Forwarder {
             .inner
             .http
             .post(&self.inner.url)
-            .header(reqwest::header::CONTENT_TYPE, crate::ingest::PROTOBUF)
+            .header(reqwest::header::CONTENT_TYPE, PROTOBUF)
             .body(batch.body.clone())
             .send()
             .await;

@@ -19,8 +19,7 @@ use printflow_web::ApiError;
 use prost::Message;
 use std::sync::Arc;
 
-/// OTLP/HTTP's binary encoding.
-pub const PROTOBUF: &str = "application/x-protobuf";
+pub use crate::forward::PROTOBUF;
 
 /// Why a batch is refused (nothing of it is stored): the client's fault, except
 /// [`BatchError::BufferFull`].

@@ -14,15 +14,16 @@
 //! - [`ingest`] ([`ingest::check_batch`], the shared [`ingest::Ingest`], the HTTP handler),
 //!   [`grpc`], [`redact`], [`forward`] (the retry buffer);
 //! - [`query`] (the handlers), [`policy`] (who sees what), [`filter`] (applying a view to
-//!   Jaeger's JSON), [`audit`];
+//!   Jaeger's JSON), [`audit`], [`ui`] (Jaeger's own UI, where it has one);
+//! - [`login`] and [`session`] (browsers sign in through Keycloak);
 //! - [`metrics`], [`config`], [`app`] (what the gate adds to the shared runtime).
 //!
 //! Errors: handlers answer `printflow_web::ApiError` (JSON `{code, message}`); OTLP exporters
 //! act on the status code (400/401/403/413/415 final, 503 retry), gRPC ones on the status
 //! (`UNAUTHENTICATED`, `PERMISSION_DENIED`, `INVALID_ARGUMENT` final, `UNAVAILABLE` retried).
 //!
-//! Layering, top-down: `app`; `grpc`, `query`; `ingest`, `audit`; `forward`, `redact`,
-//! `filter`; `policy`, `config`, `metrics`.
+//! Layering, top-down: `app`; `grpc`, `query`, `ui`, `session`; `login`, `ingest`, `audit`;
+//! `forward`, `redact`, `filter`; `policy`, `config`, `metrics`.
 
 pub mod app;
 pub mod audit;
@@ -37,3 +38,4 @@ pub mod policy;
 pub mod query;
 pub mod redact;
 pub mod session;
+pub mod ui;

@@ -11,11 +11,15 @@
 //! - `GET|POST /auth/logout`: ends the session and Keycloak's (RP-initiated logout), then
 //!   `GET /auth/logged-out`.
 //!
+//! - [`bearer_from_session`]: the middleware that turns a session cookie into the person's
+//!   bearer token.
+//!
 //! Tokens never reach the browser or a log.
 
 use crate::session::{cookie, random_token, set_cookie, Session, Sessions, SESSION_COOKIE};
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
@@ -29,6 +33,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Renew an access token this long before it expires, so a request never carries a token that
+/// expires on its way.
+const RENEW_BEFORE: Duration = Duration::from_secs(30);
 /// The cookie binding a login in progress to its browser.
 const LOGIN_COOKIE: &str = "printflow_login";
 /// How long a started login may take.
@@ -391,6 +398,83 @@ async fn logged_out() -> Html<&'static str> {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed out</title></head>\
          <body><main><h1>Signed out</h1><p><a href=\"/auth/login\">Sign in again</a></p></main></body></html>",
     )
+}
+
+/// Middleware: a request without an `Authorization` header but with a live session cookie gets
+/// the session's access token as its bearer token (renewed first when due). A page load without
+/// either, or with a cookie whose session is gone (expired, logged out, gate restarted), is sent
+/// to the login and back; anything else without a session gets a JSON `401`.
+pub async fn bearer_from_session(
+    State(oidc): State<Oidc>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if req.headers().contains_key(header::AUTHORIZATION) {
+        return next.run(req).await;
+    }
+    let Some(id) = cookie(req.headers(), SESSION_COOKIE).map(str::to_owned) else {
+        if wants_page(&req) {
+            return to_login(&req);
+        }
+        return next.run(req).await;
+    };
+    let Some(mut session) = oidc.sessions.get(&id) else {
+        return session_ended(&req);
+    };
+    if session.access_expires <= Instant::now() + RENEW_BEFORE {
+        match oidc.renew(&session).await {
+            Ok(renewed) => {
+                oidc.sessions.update(&id, renewed.clone());
+                session = renewed;
+            }
+            Err(detail) => {
+                tracing::info!(%detail, "a browser session could not be renewed; signing in again");
+                oidc.sessions.remove(&id);
+                return session_ended(&req);
+            }
+        }
+    }
+    match HeaderValue::from_str(&format!("Bearer {}", session.access_token)) {
+        Ok(value) => {
+            req.headers_mut().insert(header::AUTHORIZATION, value);
+            next.run(req).await
+        }
+        Err(_) => session_ended(&req),
+    }
+}
+
+/// Whether `req` is a browser loading a page (not a script fetching data).
+fn wants_page(req: &Request) -> bool {
+    req.method() == axum::http::Method::GET
+        && req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"))
+}
+
+/// To the login, and back to this page after it.
+fn to_login(req: &Request) -> Response {
+    let back = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    let target = format!(
+        "/auth/login?return_to={}",
+        form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>()
+    );
+    Redirect::to(&target).into_response()
+}
+
+/// What a request with a dead session gets: a page load goes to the login (and back), anything
+/// else a JSON `401`.
+fn session_ended(req: &Request) -> Response {
+    if wants_page(req) {
+        return to_login(req);
+    }
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "session_ended",
+        "your session has ended; sign in again at /auth/login",
+    )
+    .into_response()
 }
 
 #[cfg(test)]

@@ -14,7 +14,8 @@
 use crate::audit::{Audit, Entry};
 use crate::filter::{self, Hidden};
 use crate::policy::{Policy, View};
-use axum::extract::{OriginalUri, State};
+use crate::ui::{self, jaeger_path, without_ui_prefix, UiState, UI_PREFIX};
+use axum::extract::{FromRef, OriginalUri, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -40,6 +41,29 @@ pub struct QueryState {
 
 /// The query routes (to be authenticated by the caller of this function).
 pub fn routes(state: QueryState) -> Router {
+    // The same API under the Jaeger UI's base path, for the UI's own requests.
+    let api = api_routes();
+    Router::new()
+        .merge(api.clone())
+        .nest(UI_PREFIX, api)
+        .route("/auth/me", get(me))
+        .route(UI_PREFIX, get(ui::to_ui))
+        .route("/jaeger/", get(ui::proxy))
+        .route("/jaeger/{*path}", get(ui::proxy))
+        .with_state(state)
+}
+
+impl FromRef<QueryState> for UiState {
+    fn from_ref(s: &QueryState) -> UiState {
+        UiState {
+            http: s.http.clone(),
+            jaeger: s.jaeger.clone(),
+            policy: s.policy.clone(),
+        }
+    }
+}
+
+fn api_routes() -> Router<QueryState> {
     Router::new()
         .route("/api/services", get(services))
         .route(
@@ -55,8 +79,6 @@ pub fn routes(state: QueryState) -> Router {
         .route("/api/v3/operations", get(v3_operations))
         .route("/api/v3/traces", get(v3_search))
         .route("/api/v3/traces/{trace_id}", get(v3_trace))
-        .route("/auth/me", get(me))
-        .with_state(state)
 }
 
 /// One query being answered: who asks, what, and the audit entry it ends with.
@@ -64,7 +86,8 @@ struct Ask {
     state: QueryState,
     caller: Principal,
     endpoint: &'static str,
-    /// Path and query as asked (also what is forwarded, unless a handler narrows it).
+    /// Path and query as asked, without the UI's base path: what is forwarded (unless a
+    /// handler narrows it) and audited.
     request: String,
 }
 
@@ -82,15 +105,11 @@ struct Returned {
 )]
 impl Ask {
     fn new(state: QueryState, caller: Principal, endpoint: &'static str, uri: &OriginalUri) -> Ask {
-        let request = uri
-            .0
-            .path_and_query()
-            .map_or_else(|| uri.0.path().to_owned(), |pq| pq.as_str().to_owned());
         Ask {
             state,
             caller,
             endpoint,
-            request,
+            request: jaeger_path(uri),
         }
     }
 
@@ -501,7 +520,8 @@ async fn metrics(
             }
             query.append_pair(&k, &v);
         }
-        (format!("{}?{}", uri.0.path(), query.finish()), asked, kept)
+        let path = without_ui_prefix(uri.0.path());
+        (format!("{path}?{}", query.finish()), asked, kept)
     };
     if kind != "minstep" && (asked == 0 || kept == 0) {
         let empty = json!({"name": name, "type": "GAUGE", "help": "", "metrics": []});

@@ -1,20 +1,15 @@
 //! Browser sessions: after the OpenID Connect login ([`crate::login`]) the gate keeps the
 //! person's tokens server-side and the browser holds only a random session id, in a `Secure`,
-//! `HttpOnly`, `SameSite=Lax` cookie. On each request [`bearer_from_session`] turns the cookie
-//! into the `Authorization: Bearer` header the token guard already checks, renewing the access
-//! token with the refresh token when it is about to expire. So a browser and an API client are
-//! authorised by the same code, with the same token.
+//! `HttpOnly`, `SameSite=Lax` cookie. On each request `crate::login::bearer_from_session` turns
+//! the cookie into the `Authorization: Bearer` header the token guard already checks, renewing
+//! the access token with the refresh token when it is about to expire. So a browser and an API
+//! client are authorised by the same code, with the same token.
 //!
 //! Sessions live in memory: a restarted gate sends the browser through the login again, which
 //! Keycloak's own session makes a redirect without a password prompt.
 
-use crate::login::Oidc;
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{header, HeaderMap, HeaderValue};
 use base64::Engine;
-use printflow_web::ApiError;
 use rand::RngCore;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,9 +17,6 @@ use std::time::{Duration, Instant};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "printflow_session";
-/// Renew an access token this long before it expires, so a request never carries a token that
-/// expires on its way.
-const RENEW_BEFORE: Duration = Duration::from_secs(30);
 /// Most sessions held; beyond it the one closest to its end goes (a flood of logins cannot
 /// exhaust memory).
 const MAX_SESSIONS: usize = 10_000;
@@ -142,70 +134,6 @@ pub fn set_cookie(
         max_age.as_secs()
     );
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-/// Middleware: a request without an `Authorization` header but with a live session cookie gets
-/// the session's access token as its bearer token (renewed first when due). A cookie whose
-/// session is gone (expired, logged out, gate restarted) sends a browser to the login and an
-/// API client a `401`.
-pub async fn bearer_from_session(
-    State(oidc): State<Oidc>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    if req.headers().contains_key(header::AUTHORIZATION) {
-        return next.run(req).await;
-    }
-    let Some(id) = cookie(req.headers(), SESSION_COOKIE).map(str::to_owned) else {
-        return next.run(req).await;
-    };
-    let Some(mut session) = oidc.sessions.get(&id) else {
-        return session_ended(&req);
-    };
-    if session.access_expires <= Instant::now() + RENEW_BEFORE {
-        match oidc.renew(&session).await {
-            Ok(renewed) => {
-                oidc.sessions.update(&id, renewed.clone());
-                session = renewed;
-            }
-            Err(detail) => {
-                tracing::info!(%detail, "a browser session could not be renewed; signing in again");
-                oidc.sessions.remove(&id);
-                return session_ended(&req);
-            }
-        }
-    }
-    match HeaderValue::from_str(&format!("Bearer {}", session.access_token)) {
-        Ok(value) => {
-            req.headers_mut().insert(header::AUTHORIZATION, value);
-            next.run(req).await
-        }
-        Err(_) => session_ended(&req),
-    }
-}
-
-/// What a request with a dead session gets: a page load goes to the login (and back), anything
-/// else a JSON `401`.
-fn session_ended(req: &Request) -> Response {
-    let wants_html = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/html"));
-    if wants_html && req.method() == axum::http::Method::GET {
-        let back = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
-        let target = format!(
-            "/auth/login?return_to={}",
-            form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>()
-        );
-        return Redirect::to(&target).into_response();
-    }
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "session_ended",
-        "your session has ended; sign in again at /auth/login",
-    )
-    .into_response()
 }
 
 #[cfg(test)]

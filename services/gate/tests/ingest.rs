@@ -142,3 +142,33 @@ async fn a_service_writes_its_own_spans_and_nothing_of_a_refused_batch_is_stored
         assert!(metrics.contains(line), "{line} in\n{metrics}");
     }
 }
+
+#[tokio::test]
+async fn an_expired_token_is_refused_as_expired() {
+    // No leeway, and the dev realm's `expiry-probe` writer, whose tokens live 1 s.
+    let gate = gate(&[("GATE_AUTH_LEEWAY_SECONDS", "0".to_owned())]).await;
+    let base = gate.base_url.clone();
+    let token = identity::client_token("expiry-probe").await;
+    let write = || {
+        post(
+            &base,
+            Some(&token),
+            "application/x-protobuf",
+            batch(&[("expiry-probe", trace_id())]),
+        )
+    };
+    eventually(
+        "the token refused once it expired",
+        Duration::from_secs(15),
+        || async { (write().await == 401).then_some(()) },
+    )
+    .await;
+    // Refused for its age, not for anything else about it.
+    let metrics = identity::metrics_text(&base).await;
+    assert!(
+        metrics.contains(r#"auth_failures_total{service="telemetry-gate",reason="expired"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics
+        .contains(r#"auth_failures_total{service="telemetry-gate",reason="bad_signature"} 0"#));
+}

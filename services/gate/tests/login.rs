@@ -1,10 +1,11 @@
 //! A person signs in at the gate in a browser-like client through the real Keycloak login page
 //! (authorization code flow with PKCE), reads traces with the session cookie alone, and signs
 //! out; a replayed callback, a callback from another browser and an ended session are refused.
+//! Jaeger's own UI is served behind the same login, its API requests filtered.
 
 mod common;
 
-use common::browser::{browser, location, set_cookies, sign_in_at_keycloak};
+use common::browser::{browser, location, set_cookies, sign_in_at_keycloak, signed_in};
 use common::gate;
 use printflow_test_support::identity;
 use reqwest::header::{ACCEPT, COOKIE};
@@ -128,4 +129,80 @@ async fn a_return_address_off_this_host_is_ignored_and_login_needs_a_secret() {
     assert_eq!(resp.status(), 503);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["code"], "login_not_configured");
+}
+
+#[tokio::test]
+async fn jaegers_own_ui_is_served_behind_the_login_with_the_filtered_api() {
+    let gate = gate(&[(
+        "GATE_OIDC_CLIENT_SECRET",
+        identity::client_secret("telemetry-console"),
+    )])
+    .await;
+    let base = gate.base_url.as_str();
+    let http = browser();
+
+    // A browser without a session goes to the login, and back to the UI after it.
+    let anonymous = http
+        .get(format!("{base}/jaeger/"))
+        .header(ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 303);
+    assert_eq!(
+        location(anonymous.headers()),
+        "/auth/login?return_to=%2Fjaeger%2F"
+    );
+
+    // Signed in with trace access: Jaeger's own page (this build's placeholder), as Jaeger
+    // serves it.
+    let jaeger = std::env::var("PRINTFLOW_TEST_JAEGER_API")
+        .unwrap_or_else(|_| "http://127.0.0.1:16687".to_owned());
+    let direct = reqwest::get(format!("{jaeger}/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let riley = signed_in(base, "riley").await;
+    let page = http
+        .get(format!("{base}/jaeger/"))
+        .header(COOKIE, format!("printflow_session={riley}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.text().await.unwrap(), direct);
+    let bare = http
+        .get(format!("{base}/jaeger"))
+        .header(COOKIE, format!("printflow_session={riley}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bare.status(), 308);
+    assert_eq!(location(bare.headers()), "/jaeger/");
+
+    // The UI's API requests are the filtered API: production's services are production's.
+    let pat = signed_in(base, "pat").await;
+    let services: Value = http
+        .get(format!("{base}/jaeger/api/services"))
+        .header(COOKIE, format!("printflow_session={pat}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed = services["data"].as_array().unwrap();
+    assert!(listed.iter().all(|s| s == "mes-api"), "{services}");
+
+    // A customer signs in but gets no UI.
+    let alice = signed_in(base, "alice").await;
+    let refused = http
+        .get(format!("{base}/jaeger/"))
+        .header(COOKIE, format!("printflow_session={alice}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
 }

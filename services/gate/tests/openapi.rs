@@ -38,6 +38,11 @@ async fn openapi_lists_exactly_the_routes_the_router_serves() {
             ("GET", "/api/v3/traces"),
             ("GET", "/api/v3/traces/{trace_id}"),
             ("GET", "/auth/me"),
+            // Jaeger's own UI behind the login (its `/jaeger/api/...` requests are the routes
+            // above under that prefix).
+            ("GET", "/jaeger"),
+            ("GET", "/jaeger/"),
+            ("GET", "/jaeger/{path}"),
             // Browser login (public).
             ("GET", "/auth/login"),
             ("GET", "/auth/callback"),

@@ -5,31 +5,11 @@
 
 mod common;
 
-use common::processes::{otel_env, ServiceProcess};
+use common::processes::{otel_env, telemetry_gate, ServiceProcess};
 use common::shop_db;
-use printflow_gate::app::Application;
-use printflow_gate::config::Config;
 use printflow_metrics::scrape::Scrape;
-use printflow_runtime::Spawned;
 use printflow_test_support::{eventually, identity, Jaeger};
-use std::collections::HashMap;
 use std::time::Duration;
-
-/// The gate on a free port, forwarding to the test Jaeger.
-async fn gate() -> Spawned {
-    let jaeger = printflow_test_support::jaeger::otlp_endpoint();
-    let env = HashMap::from([
-        ("GATE_HTTP_PORT", "0".to_owned()),
-        ("GATE_OTLP_GRPC_PORT", "0".to_owned()),
-        ("GATE_OTLP_HTTP_PORT", "0".to_owned()),
-        ("GATE_AUTH_ISSUER_URL", identity::issuer()),
-        ("GATE_JAEGER_OTLP_URL", format!("{jaeger}/v1/traces")),
-    ]);
-    Application::build(Config::from_source(&env).unwrap())
-        .await
-        .unwrap()
-        .spawn()
-}
 
 /// A Shop exporting to `gate` over `protocol` (`http/protobuf` or `grpc`), with `auth`
 /// settings added.
@@ -69,7 +49,7 @@ async fn gate_counter(gate: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_exports_through_the_gate_with_its_token_and_not_without() {
     let jaeger = Jaeger::from_env();
-    let running = gate().await;
+    let running = telemetry_gate().await;
     let gate = running.base_url.clone();
 
     let auth = [

@@ -3,107 +3,10 @@
 
 mod common;
 
-use common::processes::{otel_env, ServiceProcess};
-use common::{crm_db, mes_db, shop_db};
-use printflow_test_support::{eventually, identity, Jaeger, TestVhost, TraceView};
+use common::processes::Processes;
+use printflow_test_support::{eventually, Jaeger, TraceView};
 use serde_json::{json, Value};
 use std::time::Duration;
-
-/// Shop, CRM and MES binaries wired together on one vhost.
-struct Processes {
-    shop: ServiceProcess,
-    crm: ServiceProcess,
-    mes: ServiceProcess,
-    vhost: TestVhost,
-    /// Acts as customer `alice` (the Shop).
-    http: reqwest::Client,
-    /// Acts as support `sam` (CRM reads).
-    support: reqwest::Client,
-    models: std::path::PathBuf,
-}
-
-impl Processes {
-    async fn start(shop_extra: &[(&'static str, String)]) -> Processes {
-        let vhost = TestVhost::new().await;
-        let (crm_db, shop_db, mes_db) = tokio::join!(crm_db(), shop_db(), mes_db());
-        let otel = otel_env();
-        let mut env = otel.clone();
-        env.push(("CRM_DATABASE_URL", crm_db.url.clone()));
-        env.push(("CRM_AMQP_URL", vhost.amqp_url.clone()));
-        let crm = ServiceProcess::start("crm", &env).await;
-
-        let models =
-            std::env::temp_dir().join(format!("printflow-models-{}", uuid::Uuid::new_v4()));
-        let mut env = otel.clone();
-        env.push(("SHOP_DATABASE_URL", shop_db.url.clone()));
-        env.push(("SHOP_CRM_URL", crm.url.clone()));
-        env.push(("SHOP_MODEL_STORE_DIR", models.display().to_string()));
-        env.extend(shop_extra.iter().cloned());
-        let shop = ServiceProcess::start("shop", &env).await;
-
-        let mut env = otel;
-        env.push(("MES_DATABASE_URL", mes_db.url.clone()));
-        env.push(("MES_AMQP_URL", vhost.amqp_url.clone()));
-        env.push(("MES_SHOP_URL", shop.url.clone()));
-        env.push(("MES_TIME_SCALE", "0.00002".to_owned()));
-        env.push(("MES_TICK_MS", "25".to_owned()));
-        let mes = ServiceProcess::start("mes", &env).await;
-        Processes {
-            shop,
-            crm,
-            mes,
-            vhost,
-            // Customer `alice` for the Shop; CRM's status reads go through `support`.
-            http: identity::client_as_user("alice").await,
-            support: identity::client_as_user("sam").await,
-            models,
-        }
-    }
-
-    async fn stop(self) {
-        let (a, b, c) = tokio::join!(self.shop.stop(), self.crm.stop(), self.mes.stop());
-        assert!(a && b && c, "a service did not stop cleanly");
-        self.vhost.delete().await;
-        let _ = std::fs::remove_dir_all(&self.models);
-    }
-
-    /// Designs and saves a small product; returns (design id, version).
-    async fn saved_design(&self) -> (String, i64) {
-        let page: Value = self
-            .http
-            .get(format!(
-                "{}/catalog/products?sort=price_asc&per_page=1",
-                self.shop.url
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let design: Value = self
-            .http
-            .post(format!("{}/designs", self.shop.url))
-            .json(&json!({"product_id": page["items"][0]["id"]}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let id = design["design_id"].as_str().unwrap().to_owned();
-        let version: Value = self
-            .http
-            .post(format!("{}/designs/{id}/versions", self.shop.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        (id, version["version"].as_i64().unwrap())
-    }
-}
 
 const CUSTOMER_NAME: &str = "Grace Hopper-Tracewell";
 const CUSTOMER_EMAIL: &str = "grace.tracewell@example.test";
@@ -133,7 +36,7 @@ async fn trace_until(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_order_is_one_trace_across_shop_crm_mes_and_rabbitmq() {
     let jaeger = Jaeger::from_env();
-    let p = Processes::start(&[]).await;
+    let p = Processes::start(&[], |_| Vec::new()).await;
     let (design, version) = p.saved_design().await;
 
     let resp = p
@@ -298,7 +201,7 @@ async fn one_order_is_one_trace_across_shop_crm_mes_and_rabbitmq() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn with_the_shop_sdk_disabled_orders_work_and_crm_starts_the_trace() {
     let jaeger = Jaeger::from_env();
-    let p = Processes::start(&[("OTEL_SDK_DISABLED", "true".to_owned())]).await;
+    let p = Processes::start(&[("OTEL_SDK_DISABLED", "true".to_owned())], |_| Vec::new()).await;
     let (design, version) = p.saved_design().await;
     let resp = p
         .http

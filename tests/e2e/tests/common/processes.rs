@@ -1,7 +1,9 @@
 //! The real service binaries as child processes, for tests that need what only a process has:
 //! its own tracer provider and `service.name`, environment-variable configuration, and a SIGTERM.
 
-use printflow_test_support::{eventually, identity};
+use super::{crm_db, mes_db, shop_db};
+use printflow_test_support::{eventually, identity, TestVhost};
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -124,4 +126,156 @@ impl ServiceProcess {
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(40)..].join("\n")
     }
+}
+
+/// Shop, CRM and MES binaries wired together on one vhost.
+pub struct Processes {
+    /// The Shop.
+    pub shop: ServiceProcess,
+    /// CRM.
+    pub crm: ServiceProcess,
+    /// MES.
+    pub mes: ServiceProcess,
+    /// Their broker vhost.
+    pub vhost: TestVhost,
+    /// Acts as customer `alice` (the Shop).
+    pub http: reqwest::Client,
+    /// Acts as support `sam` (CRM reads).
+    pub support: reqwest::Client,
+    /// The Shop's model store.
+    pub models: std::path::PathBuf,
+}
+
+impl Processes {
+    /// Starts the three; `shop_extra` is added to the Shop's settings, `each(name)` to every
+    /// service's (`"shop"`, `"crm"`, `"mes"`).
+    pub async fn start(
+        shop_extra: &[(&'static str, String)],
+        each: impl Fn(&str) -> Vec<(&'static str, String)>,
+    ) -> Processes {
+        let vhost = TestVhost::new().await;
+        let (crm_db, shop_db, mes_db) = tokio::join!(crm_db(), shop_db(), mes_db());
+        let otel = otel_env();
+        let mut env = otel.clone();
+        env.push(("CRM_DATABASE_URL", crm_db.url.clone()));
+        env.push(("CRM_AMQP_URL", vhost.amqp_url.clone()));
+        env.extend(each("crm"));
+        let crm = ServiceProcess::start("crm", &env).await;
+
+        let models =
+            std::env::temp_dir().join(format!("printflow-models-{}", uuid::Uuid::new_v4()));
+        let mut env = otel.clone();
+        env.push(("SHOP_DATABASE_URL", shop_db.url.clone()));
+        env.push(("SHOP_CRM_URL", crm.url.clone()));
+        env.push(("SHOP_MODEL_STORE_DIR", models.display().to_string()));
+        env.extend(each("shop"));
+        env.extend(shop_extra.iter().cloned());
+        let shop = ServiceProcess::start("shop", &env).await;
+
+        let mut env = otel;
+        env.push(("MES_DATABASE_URL", mes_db.url.clone()));
+        env.push(("MES_AMQP_URL", vhost.amqp_url.clone()));
+        env.push(("MES_SHOP_URL", shop.url.clone()));
+        env.push(("MES_TIME_SCALE", "0.00002".to_owned()));
+        env.push(("MES_TICK_MS", "25".to_owned()));
+        env.extend(each("mes"));
+        let mes = ServiceProcess::start("mes", &env).await;
+        Processes {
+            shop,
+            crm,
+            mes,
+            vhost,
+            // Customer `alice` for the Shop; CRM's status reads go through `support`.
+            http: identity::client_as_user("alice").await,
+            support: identity::client_as_user("sam").await,
+            models,
+        }
+    }
+
+    /// Stops all three and removes their vhost and model store.
+    pub async fn stop(self) {
+        let (a, b, c) = tokio::join!(self.shop.stop(), self.crm.stop(), self.mes.stop());
+        assert!(a && b && c, "a service did not stop cleanly");
+        self.vhost.delete().await;
+        let _ = std::fs::remove_dir_all(&self.models);
+    }
+
+    /// Designs and saves a small product; returns (design id, version).
+    pub async fn saved_design(&self) -> (String, i64) {
+        let page: Value = self
+            .http
+            .get(format!(
+                "{}/catalog/products?sort=price_asc&per_page=1",
+                self.shop.url
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let design: Value = self
+            .http
+            .post(format!("{}/designs", self.shop.url))
+            .json(&json!({"product_id": page["items"][0]["id"]}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = design["design_id"].as_str().unwrap().to_owned();
+        let version: Value = self
+            .http
+            .post(format!("{}/designs/{id}/versions", self.shop.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (id, version["version"].as_i64().unwrap())
+    }
+}
+
+/// The telemetry gate in this process, on free ports, in front of the test Jaeger (its OTLP
+/// receivers: `base_url` and `url("otlp-grpc")`).
+pub async fn telemetry_gate() -> printflow_runtime::Spawned {
+    let jaeger_query = std::env::var("PRINTFLOW_TEST_JAEGER_API")
+        .unwrap_or_else(|_| "http://127.0.0.1:16687".to_owned());
+    let env = HashMap::from([
+        ("GATE_HTTP_PORT", "0".to_owned()),
+        ("GATE_OTLP_GRPC_PORT", "0".to_owned()),
+        ("GATE_OTLP_HTTP_PORT", "0".to_owned()),
+        ("GATE_AUTH_ISSUER_URL", identity::issuer()),
+        (
+            "GATE_JAEGER_OTLP_URL",
+            format!(
+                "{}/v1/traces",
+                printflow_test_support::jaeger::otlp_endpoint()
+            ),
+        ),
+        ("GATE_JAEGER_QUERY_URL", jaeger_query),
+    ]);
+    printflow_gate::app::Application::build(
+        printflow_gate::config::Config::from_source(&env).unwrap(),
+    )
+    .await
+    .unwrap()
+    .spawn()
+}
+
+/// Settings that make service `name` (`shop`, ...) export its spans to `endpoint` (a gate's
+/// OTLP/HTTP receiver) with its own client-credentials token.
+pub fn export_through_gate(endpoint: &str, name: &str) -> Vec<(&'static str, String)> {
+    let client = format!("{name}-api");
+    vec![
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.to_owned()),
+        (
+            "TELEMETRY_TOKEN_URL",
+            format!("{}/protocol/openid-connect/token", identity::issuer()),
+        ),
+        ("TELEMETRY_CLIENT_SECRET", identity::client_secret(&client)),
+        ("TELEMETRY_CLIENT_ID", client),
+    ]
 }

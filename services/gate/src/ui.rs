@@ -1,0 +1,100 @@
+//! Jaeger's own web UI behind the gate, at `/jaeger/`: where Jaeger has one (the official
+//! container image, with `query.base_path: /jaeger`), people with trace access get it through
+//! here, and its API requests (`/jaeger/api/...`) are answered by the same filtered handlers as
+//! `/api/...`. The natively built Jaeger has no UI and answers a placeholder page.
+//!
+//! Only the UI's files pass through unfiltered; they hold no trace data. A browser without a
+//! session is sent to the login first (`crate::session`).
+
+use crate::policy::Policy;
+use axum::extract::{OriginalUri, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use printflow_auth::Principal;
+use printflow_web::ApiError;
+use std::sync::Arc;
+
+/// Where the gate serves Jaeger's own web UI, when Jaeger has one (its `query.base_path`).
+pub const UI_PREFIX: &str = "/jaeger";
+
+/// What the UI proxy needs (a part of the query side's state).
+#[derive(Debug, Clone)]
+pub struct UiState {
+    /// Client for Jaeger.
+    pub http: reqwest::Client,
+    /// Jaeger's query base URL (with its base path, if it has one).
+    pub jaeger: String,
+    /// Who has trace access.
+    pub policy: Arc<Policy>,
+}
+
+/// `path` as Jaeger knows it: without the UI's base path.
+pub fn without_ui_prefix(path: &str) -> &str {
+    path.strip_prefix(UI_PREFIX)
+        .filter(|p| p.starts_with('/'))
+        .unwrap_or(path)
+}
+
+/// Path and query of `uri` as Jaeger knows them.
+pub fn jaeger_path(uri: &OriginalUri) -> String {
+    let path = without_ui_prefix(uri.0.path());
+    match uri.0.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
+    }
+}
+
+/// `GET /jaeger`: the UI lives under the trailing slash (its relative links need it).
+pub async fn to_ui() -> Redirect {
+    Redirect::permanent("/jaeger/")
+}
+
+/// `GET /jaeger/...` (but `/jaeger/api/...`): the UI's files from Jaeger, for callers with trace
+/// access.
+pub async fn proxy(State(s): State<UiState>, caller: Principal, uri: OriginalUri) -> Response {
+    if s.policy
+        .view_for(caller.roles.iter().map(|r| r.as_str()))
+        .is_none()
+    {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "no_trace_access",
+            "your roles give no access to trace data",
+        )
+        .into_response();
+    }
+    let url = format!("{}{}", s.jaeger, jaeger_path(&uri));
+    let resp = match s.http.get(url).send().await {
+        Ok(resp) => resp,
+        Err(e) => {
+            tracing::warn!(error = %e, "Jaeger's UI did not answer");
+            return ApiError::unavailable(
+                "store_unavailable",
+                "the trace store is unavailable; retry",
+            )
+            .into_response();
+        }
+    };
+    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut headers = axum::http::HeaderMap::new();
+    for name in [
+        header::CONTENT_TYPE,
+        header::CACHE_CONTROL,
+        header::ETAG,
+        header::LAST_MODIFIED,
+    ] {
+        if let Some(value) = resp.headers().get(name.as_str()) {
+            if let Ok(value) = axum::http::HeaderValue::from_bytes(value.as_bytes()) {
+                headers.insert(name, value);
+            }
+        }
+    }
+    match resp.bytes().await {
+        Ok(body) => (status, headers, body).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "Jaeger's UI answer could not be read");
+            ApiError::unavailable("store_unavailable", "the trace store is unavailable; retry")
+                .into_response()
+        }
+    }
+}
