@@ -574,7 +574,14 @@ async fn v3_search(State(s): State<QueryState>, caller: Principal, uri: Original
             &Returned::default(),
         );
     }
-    match ask.fetch(&view, &ask.request).await {
+    // Jaeger 1.76 answers 500 without `query.num_traces`: give it Jaeger UI's default.
+    let forwarded = if service_param(&uri, "query.num_traces").is_some() {
+        ask.request.clone()
+    } else {
+        let sep = if uri.0.query().is_some() { '&' } else { '?' };
+        format!("{}{sep}query.num_traces=20", ask.request)
+    };
+    match ask.fetch(&view, &forwarded).await {
         Ok((status, mut body)) if status.is_success() => {
             let returned = filter_v3_result(&view, &mut body);
             ask.ok(&view, body, &returned)

@@ -288,23 +288,74 @@ async fn each_role_sees_exactly_its_part_of_an_order_trace() {
         );
     }
 
-    // No trace access: customers and service clients, on every endpoint.
+    // The whole matrix: every query endpoint (also under the UI's `/jaeger` prefix) for every
+    // role. Customers and service clients get 403 on each; the others 200, and what each answer
+    // holds stays inside the role's view: nothing of the Shop for production, no internal
+    // attribute for support or production.
+    let rfc3339 =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let now = chrono::Utc::now();
+    let (min, max) = (
+        rfc3339(now - chrono::Duration::hours(1)),
+        rfc3339(now + chrono::Duration::minutes(1)),
+    );
+    let endpoints = [
+        "/api/services".to_owned(),
+        "/api/services/mes-api/operations".to_owned(),
+        "/api/services/shop-api/operations".to_owned(),
+        "/api/operations?service=mes-api".to_owned(),
+        format!("/api/traces?service=mes-api&tags={tags}&lookback=1h"),
+        format!("/api/traces?service=shop-api&tags={tags}&lookback=1h"),
+        format!("/api/traces/{id}"),
+        format!("/api/traces?traceID={id}"),
+        "/api/dependencies?lookback=3600000".to_owned(),
+        "/api/metrics/calls?service=mes-api&service=shop-api&lookback=900000".to_owned(),
+        "/api/metrics/minstep".to_owned(),
+        "/api/v3/services".to_owned(),
+        "/api/v3/operations?service=shop-api".to_owned(),
+        format!("/api/v3/traces?query.service_name=mes-api&query.start_time_min={min}&query.start_time_max={max}"),
+        format!("/api/v3/traces/{id}"),
+    ];
     let alice = identity::user_token("alice").await;
     let shop = identity::client_token("shop-api").await;
-    for token in [&alice, &shop] {
-        for path in [
-            "/api/services".to_owned(),
-            format!("/api/traces/{id}"),
-            format!("/api/v3/traces/{id}"),
-            "/api/traces?service=mes-api".to_owned(),
-            "/api/metrics/calls?service=mes-api".to_owned(),
-        ] {
+    let riley = identity::user_token("riley").await;
+    let ada = identity::user_token("ada").await;
+    for path in endpoints
+        .iter()
+        .flat_map(|p| [p.clone(), format!("/jaeger{p}")])
+    {
+        for token in [&alice, &shop] {
             let (status, body) = get(&gate, token, &path).await;
             assert_eq!(
                 (status, &body["code"]),
                 (403, &"no_trace_access".into()),
                 "{path}"
             );
+        }
+        for (who, token) in [
+            ("sre", &riley),
+            ("admin", &ada),
+            ("support", &sam),
+            ("production", &pat),
+        ] {
+            let (status, body) = get(&gate, token, &path).await;
+            assert_eq!(status, 200, "{who} {path}: {body}");
+            let text = body.to_string();
+            if who == "production" {
+                assert!(
+                    !text.contains("shop-api"),
+                    "production sees the Shop at {path}: {text}"
+                );
+            }
+            if who == "support" || who == "production" {
+                for key in internal {
+                    assert!(!text.contains(key), "{who} sees {key} at {path}");
+                }
+                assert!(
+                    !text.contains("printer-host"),
+                    "{who} sees the host at {path}"
+                );
+            }
         }
     }
 
@@ -363,12 +414,19 @@ async fn each_role_sees_exactly_its_part_of_an_order_trace() {
     assert!(lines
         .iter()
         .any(|e| e["view"] == "production" && e["outcome"] == "not_found"));
+    // Production read its trace by id three times: once above, twice in the matrix (with and
+    // without the UI's prefix).
     let text = identity::metrics_text(&gate.base_url).await;
-    assert!(
-        text.contains(
-            r#"gate_trace_reads_total{view="production",endpoint="trace",outcome="ok"} 1"#
-        ),
-        "{text}"
-    );
+    let reads = printflow_metrics::scrape::Scrape::parse(&text)
+        .unwrap()
+        .value(
+            "gate_trace_reads_total",
+            &[
+                ("view", "production"),
+                ("endpoint", "trace"),
+                ("outcome", "ok"),
+            ],
+        );
+    assert_eq!(reads, Some(3.0), "{text}");
     let _ = std::fs::remove_file(&audit);
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{port_of, Stack};
-use printflow_test_support::{eventually, Monitoring, ScrapeTarget, TestVhost};
+use printflow_test_support::{eventually, identity, Monitoring, ScrapeTarget, TestVhost};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -281,6 +281,56 @@ async fn send_probe_span() {
     assert!(r.status().is_success(), "{}", r.status());
 }
 
+/// One span of the Shop's through the telemetry gate (with its token), so the gate's ingestion
+/// series exist for the rules that read them.
+async fn send_span_through_gate(gate: &str) {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use prost::Message;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let request = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![KeyValue {
+                    key: "service.name".into(),
+                    value: Some(AnyValue {
+                        value: Some(any_value::Value::StringValue("shop-api".into())),
+                    }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans: vec![Span {
+                    trace_id: uuid::Uuid::new_v4().as_bytes().to_vec(),
+                    span_id: uuid::Uuid::new_v4().as_bytes()[..8].to_vec(),
+                    name: "probe".into(),
+                    kind: 2,
+                    start_time_unix_nano: now - 5_000_000,
+                    end_time_unix_nano: now,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let resp = reqwest::Client::new()
+        .post(format!("{gate}/v1/traces"))
+        .bearer_auth(identity::client_token("shop-api").await)
+        .header("content-type", "application/x-protobuf")
+        .body(request.encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_dashboard_panel_returns_data_and_every_rule_reads_existing_metrics() {
     let panels = dashboard_exprs();
@@ -294,12 +344,14 @@ async fn every_dashboard_panel_returns_data_and_every_rule_reads_existing_metric
 
     let vhost = TestVhost::new().await;
     let stack = Stack::start(&vhost.amqp_url).await;
+    let gate = common::processes::telemetry_gate().await;
     let rabbit_port = std::env::var("PRINTFLOW_TEST_RABBITMQ_PROMETHEUS_PORT")
         .unwrap_or_else(|_| "15692".to_owned());
     let mut targets = vec![
         ScrapeTarget::service("shop", port_of(&stack.shop)),
         ScrapeTarget::service("crm", port_of(&stack.crm)),
         ScrapeTarget::service("mes", port_of(&stack.mes)),
+        ScrapeTarget::service("gate", port_of(&gate.base_url)),
         ScrapeTarget::rabbitmq_queues(&vhost.name),
         ScrapeTarget {
             job: "rabbitmq".to_owned(),
@@ -323,6 +375,7 @@ async fn every_dashboard_panel_returns_data_and_every_rule_reads_existing_metric
     // Real traffic: searches (one empty), a rejected edit, a failed and a good save, an order
     // to SHIPPED, a poison message, a span for Jaeger's span metrics.
     send_probe_span().await;
+    send_span_through_gate(&gate.base_url).await;
     stack
         .get(&format!("{}/catalog/products?q=hook", stack.shop))
         .await;
@@ -374,6 +427,7 @@ async fn every_dashboard_panel_returns_data_and_every_rule_reads_existing_metric
     })
     .await;
     send_probe_span().await;
+    send_span_through_gate(&gate.base_url).await;
     // rate() needs two points after the traffic: wait for five more scrapes of every target.
     let since = mon.value("time()").await.expect("prometheus time");
     eventually(
