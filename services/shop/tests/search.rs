@@ -179,11 +179,21 @@ async fn every_sort_order_is_sorted() {
     };
     assert_sorted(&fetch("newest", "").await, created, true);
     let relevance = |v: &Value| v["relevance"].as_f64().unwrap();
-    assert_sorted(
-        &fetch("relevance", "&q=holder+OR+hook").await,
-        relevance,
-        true,
-    );
+    let by_relevance = fetch("relevance", "&q=holder+OR+hook").await;
+    assert_sorted(&by_relevance, relevance, true);
+    // Words with another order: sorted by it, every hit still with its relevance, the same
+    // score a product has in the relevance order (the rank is computed for the page only).
+    let by_price = fetch("price_asc", "&q=holder+OR+hook").await;
+    assert_sorted(&by_price, price, false);
+    let mut shared = 0;
+    for hit in &by_price {
+        assert!(relevance(hit) > 0.0, "{hit}");
+        if let Some(same) = by_relevance.iter().find(|v| v["id"] == hit["id"]) {
+            assert_eq!(relevance(same), relevance(hit));
+            shared += 1;
+        }
+    }
+    assert!(shared > 0, "no product in both pages to compare");
     // Without q, relevance falls back to name order.
     assert_eq!(fetch("relevance", "").await, fetch("name", "").await);
     // The newest product really is the newest one in the table.
