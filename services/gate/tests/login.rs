@@ -5,19 +5,15 @@
 
 mod common;
 
-use common::browser::{browser, location, set_cookies, sign_in_at_keycloak, signed_in};
-use common::gate;
+use common::browser::{browser, location, login_gate, set_cookies, sign_in_at_keycloak, signed_in};
+
 use printflow_test_support::identity;
 use reqwest::header::{ACCEPT, COOKIE};
 use serde_json::Value;
 
 #[tokio::test]
 async fn a_person_signs_in_reads_traces_with_the_session_and_signs_out() {
-    let gate = gate(&[(
-        "GATE_OIDC_CLIENT_SECRET",
-        identity::client_secret("telemetry-console"),
-    )])
-    .await;
+    let gate = login_gate().await;
     let base = gate.base_url.as_str();
     let http = browser();
 
@@ -104,11 +100,7 @@ async fn a_person_signs_in_reads_traces_with_the_session_and_signs_out() {
 
 #[tokio::test]
 async fn a_return_address_off_this_host_is_ignored_and_login_needs_a_secret() {
-    let gate = gate(&[(
-        "GATE_OIDC_CLIENT_SECRET",
-        identity::client_secret("telemetry-console"),
-    )])
-    .await;
+    let gate = login_gate().await;
     let (callback, login_cookie) =
         sign_in_at_keycloak(&gate.base_url, "sam", "%2F%2Fevil.example%2F").await;
     let done = browser()
@@ -133,11 +125,7 @@ async fn a_return_address_off_this_host_is_ignored_and_login_needs_a_secret() {
 
 #[tokio::test]
 async fn jaegers_own_ui_is_served_behind_the_login_with_the_filtered_api() {
-    let gate = gate(&[(
-        "GATE_OIDC_CLIENT_SECRET",
-        identity::client_secret("telemetry-console"),
-    )])
-    .await;
+    let gate = login_gate().await;
     let base = gate.base_url.as_str();
     let http = browser();
 

@@ -103,6 +103,15 @@ pub async fn sign_in_at_keycloak(gate: &str, user: &str, return_to: &str) -> (St
     (path, login_cookie.0)
 }
 
+/// A gate on free ports with browser login configured (the dev realm's `telemetry-console`).
+pub async fn login_gate() -> printflow_runtime::Spawned {
+    super::gate(&[(
+        "GATE_OIDC_CLIENT_SECRET",
+        identity::client_secret("telemetry-console"),
+    )])
+    .await
+}
+
 /// Completes a sign-in at `gate`: the callback with the login cookie; the session cookie's value.
 pub async fn signed_in(gate: &str, user: &str) -> String {
     let (callback, login_cookie) = sign_in_at_keycloak(gate, user, "/").await;
