@@ -4,6 +4,7 @@
 
 use crate::audit::Audit;
 use crate::config::Config;
+use crate::console;
 use crate::forward::Forwarder;
 use crate::grpc::GrpcIngest;
 use crate::ingest::{export_traces, Ingest};
@@ -72,17 +73,19 @@ impl Service for Gate {
         let oidc = Oidc::new(config.oidc, http.clone(), runtime.auth().clone());
         // The session layer is outside the token guard: it turns a browser's session cookie
         // into the bearer token the guard checks (routes() would put the guard outside).
-        let query = query::routes(QueryState {
+        let state = QueryState {
             http,
             jaeger: config.jaeger_query_url,
             policy: Arc::new(config.policy),
             audit,
-        })
-        .require(runtime.auth(), &[])
-        .layer(axum::middleware::from_fn_with_state(
-            oidc.clone(),
-            bearer_from_session,
-        ));
+        };
+        let query = query::routes(state.clone())
+            .merge(console::routes().with_state(state))
+            .require(runtime.auth(), &[])
+            .layer(axum::middleware::from_fn_with_state(
+                oidc.clone(),
+                bearer_from_session,
+            ));
         let workers = config.forward_workers;
         Ok(runtime
             .limits(Limits {

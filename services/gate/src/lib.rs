@@ -15,19 +15,21 @@
 //!   [`grpc`], [`redact`], [`forward`] (the retry buffer);
 //! - [`query`] (the handlers), [`policy`] (who sees what), [`filter`] (applying a view to
 //!   Jaeger's JSON), [`audit`], [`ui`] (Jaeger's own UI, where it has one);
-//! - [`login`] and [`session`] (browsers sign in through Keycloak);
+//! - [`login`] and [`session`] (browsers sign in through Keycloak), [`console`] (the pages
+//!   people look at);
 //! - [`metrics`], [`config`], [`app`] (what the gate adds to the shared runtime).
 //!
 //! Errors: handlers answer `printflow_web::ApiError` (JSON `{code, message}`); OTLP exporters
 //! act on the status code (400/401/403/413/415 final, 503 retry), gRPC ones on the status
 //! (`UNAUTHENTICATED`, `PERMISSION_DENIED`, `INVALID_ARGUMENT` final, `UNAVAILABLE` retried).
 //!
-//! Layering, top-down: `app`; `grpc`, `query`, `ui`, `session`; `login`, `ingest`, `audit`;
+//! Layering, top-down: `app`; `console`; `grpc`, `query`, `ui`, `session`; `login`, `ingest`, `audit`;
 //! `forward`, `redact`, `filter`; `policy`, `config`, `metrics`.
 
 pub mod app;
 pub mod audit;
 pub mod config;
+pub mod console;
 pub mod filter;
 pub mod forward;
 pub mod grpc;

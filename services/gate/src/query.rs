@@ -82,7 +82,7 @@ fn api_routes() -> Router<QueryState> {
 }
 
 /// One query being answered: who asks, what, and the audit entry it ends with.
-struct Ask {
+pub(crate) struct Ask {
     state: QueryState,
     caller: Principal,
     endpoint: &'static str,
@@ -93,10 +93,10 @@ struct Ask {
 
 /// What an answer returned, for the audit.
 #[derive(Default)]
-struct Returned {
-    traces: usize,
-    spans: usize,
-    hidden: Hidden,
+pub(crate) struct Returned {
+    pub(crate) traces: usize,
+    pub(crate) spans: usize,
+    pub(crate) hidden: Hidden,
 }
 
 #[allow(
@@ -104,7 +104,12 @@ struct Returned {
     reason = "the error is the finished answer, returned once per request; boxing it buys nothing"
 )]
 impl Ask {
-    fn new(state: QueryState, caller: Principal, endpoint: &'static str, uri: &OriginalUri) -> Ask {
+    pub(crate) fn new(
+        state: QueryState,
+        caller: Principal,
+        endpoint: &'static str,
+        uri: &OriginalUri,
+    ) -> Ask {
         Ask {
             state,
             caller,
@@ -114,7 +119,7 @@ impl Ask {
     }
 
     /// The caller's view, or the `403` answer (audited).
-    fn view(&self) -> Result<View, Response> {
+    pub(crate) fn view(&self) -> Result<View, Response> {
         let roles = self.caller.roles.iter().map(|r| r.as_str());
         self.state.policy.view_for(roles).ok_or_else(|| {
             self.audit("none", "forbidden", &Returned::default());
@@ -128,7 +133,7 @@ impl Ask {
     }
 
     /// GETs `path_and_query` from Jaeger: its status and JSON body, or the `503` answer.
-    async fn fetch(
+    pub(crate) async fn fetch(
         &self,
         view: &View,
         path_and_query: &str,
@@ -156,7 +161,7 @@ impl Ask {
         Ok((status, value))
     }
 
-    fn audit(&self, view: &str, outcome: &'static str, returned: &Returned) {
+    pub(crate) fn audit(&self, view: &str, outcome: &'static str, returned: &Returned) {
         self.state.audit.record(&Entry {
             time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             subject: &self.caller.subject,
@@ -225,7 +230,7 @@ fn fix_total(body: &mut Value) {
 }
 
 /// Filters the v1 traces in `body["data"]`, dropping those left without a span.
-fn filter_v1_data(view: &View, body: &mut Value) -> Returned {
+pub(crate) fn filter_v1_data(view: &View, body: &mut Value) -> Returned {
     let mut returned = Returned::default();
     if let Some(traces) = body["data"].as_array_mut() {
         traces.retain_mut(|trace| {

@@ -1,0 +1,110 @@
+//! The console's pages over HTTP, on a trace written through the gate by two services with
+//! their own tokens: the traces page lists it, the waterfall shows what the viewer may see and
+//! counts the rest as a gap, names are escaped, and people without trace access get no page.
+//! (What a browser renders of them is for the browser tests.)
+
+mod common;
+
+use common::{attr, gate, hex, post, request, span, span_id, trace_id};
+use printflow_test_support::{eventually, identity, Jaeger};
+use prost::Message;
+use std::time::Duration;
+
+async fn page(gate: &str, user: &str, path: &str) -> (u16, String) {
+    let resp = identity::client_as_user(user)
+        .await
+        .get(format!("{gate}{path}"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn traces_and_waterfall_pages_follow_the_viewers_role() {
+    let gate = gate(&[]).await;
+    let base = gate.base_url.as_str();
+    let t = trace_id();
+    let (root, job) = (span_id(), span_id());
+    for (service, spans) in [
+        (
+            "shop-api",
+            vec![span(t, root, None, "POST /orders <console>", 2, vec![])],
+        ),
+        (
+            "mes-api",
+            vec![span(
+                t,
+                job,
+                Some(root),
+                "process mes.order-created",
+                5,
+                vec![
+                    attr("messaging.system", "rabbitmq"),
+                    attr("otel.status_code", "ERROR"),
+                ],
+            )],
+        ),
+    ] {
+        let token = identity::client_token(service).await;
+        let body = request(vec![(service, spans)]).encode_to_vec();
+        assert_eq!(
+            post(base, Some(&token), "application/x-protobuf", body).await,
+            200
+        );
+    }
+    let id = hex(&t);
+    let jaeger = Jaeger::from_env();
+    eventually("the trace in Jaeger", Duration::from_secs(30), || async {
+        jaeger.trace(&id).await.filter(|tr| tr.spans.len() == 2)
+    })
+    .await;
+
+    // sre: the trace in the list of MES's slowest, and every span in its waterfall.
+    let (status, list) = page(base, "riley", "/traces?service=mes-api&lookback=1h").await;
+    assert_eq!(status, 200);
+    assert!(list.contains(&format!(r#"href="/traces/{id}""#)), "{list}");
+    let (status, waterfall) = page(base, "riley", &format!("/traces/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        waterfall.contains("POST /orders &lt;console&gt;"),
+        "names are escaped"
+    );
+    assert!(!waterfall.contains("<console>"));
+    assert!(waterfall.contains("process mes.order-created (error)"));
+    assert!(!waterfall.contains("spans hidden"));
+    assert!(waterfall.contains("riley (sre)"));
+
+    // production: MES only, the Shop's span a counted gap.
+    let (status, waterfall) = page(base, "pat", &format!("/traces/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        waterfall.contains("<strong>1 spans hidden</strong>"),
+        "{waterfall}"
+    );
+    assert!(!waterfall.contains("POST /orders"));
+    assert!(waterfall.contains("process mes.order-created"));
+    let (_, list) = page(base, "pat", "/traces").await;
+    assert!(
+        !list.contains(">shop-api<"),
+        "production is not offered the Shop"
+    );
+
+    // The trace id box, an unknown id, and someone without trace access.
+    let resp = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{base}/traces?id={id}"))
+        .bearer_auth(identity::user_token("sam").await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["location"], format!("/traces/{id}").as_str());
+    let (status, _) = page(base, "sam", &format!("/traces/{}", hex(&trace_id()))).await;
+    assert_eq!(status, 404);
+    let (status, refused) = page(base, "alice", "/traces").await;
+    assert_eq!(status, 403);
+    assert!(refused.contains("no access to trace data"));
+}
