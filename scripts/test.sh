@@ -14,6 +14,8 @@ source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
 started=$(now_us)
 infra_and_build
+# The console's browser tests drive Debian's Chromium through its WebDriver (headless).
+apt_install chromium chromium-driver
 
 export PRINTFLOW_TEST_DATABASE_URL="postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/postgres"
 export PRINTFLOW_TEST_AMQP_URL_BASE="amqp://$RABBITMQ_ADMIN_USER:$RABBITMQ_ADMIN_PASSWORD@127.0.0.1:$RABBITMQ_PORT"

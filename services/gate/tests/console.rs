@@ -80,7 +80,7 @@ async fn traces_and_waterfall_pages_follow_the_viewers_role() {
     let (status, waterfall) = page(base, "pat", &format!("/traces/{id}")).await;
     assert_eq!(status, 200);
     assert!(
-        waterfall.contains("<strong>1 spans hidden</strong>"),
+        waterfall.contains("<strong>1 span hidden</strong>"),
         "{waterfall}"
     );
     assert!(!waterfall.contains("POST /orders"));

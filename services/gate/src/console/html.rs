@@ -52,6 +52,7 @@ const STYLE: &str = "
 body{margin:0}header{display:flex;flex-wrap:wrap;gap:.5rem 1.5rem;align-items:center;
 padding:.6rem 1rem;background:#1b2a3a;color:#fff}header a{color:#fff}
 nav a{margin-right:1rem}main{padding:1rem;max-width:1200px}
+h1{font-size:1.5rem;overflow-wrap:anywhere}td,p{overflow-wrap:anywhere}
 a{color:#0b5cad}a:focus,button:focus,input:focus,select:focus{outline:3px solid #f0a500}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.35rem .5rem;
 border-bottom:1px solid #dde2e8;vertical-align:top}td.num{text-align:right;white-space:nowrap}

@@ -138,10 +138,11 @@ pub fn render(trace: &Value, hidden: usize) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
-        "<p>Started {}, {} in all, {} spans{}.</p>",
+        "<p>Started {}, {} in all, {} {}{}.</p>",
         time(summary.start),
         millis(summary.duration),
         summary.spans,
+        if summary.spans == 1 { "span" } else { "spans" },
         if summary.errors > 0 {
             format!(
                 r#", <span class="error">{} with errors</span>"#,
@@ -154,7 +155,8 @@ pub fn render(trace: &Value, hidden: usize) -> String {
     if hidden > 0 {
         let _ = write!(
             out,
-            r#"<p class="gap" role="note"><strong>{hidden} spans hidden</strong> by your role: this trace has parts you may not see. Spans that follow hidden ones are marked.</p>"#
+            r#"<p class="gap" role="note"><strong>{hidden} {} hidden</strong> by your role: this trace has parts you may not see. Spans that follow hidden ones are marked.</p>"#,
+            if hidden == 1 { "span" } else { "spans" }
         );
     }
     out.push_str(r#"<table><thead><tr><th>Service</th><th>Operation</th><th class="num">Duration</th><th class="wide">Time line</th></tr></thead><tbody>"#);
