@@ -44,6 +44,26 @@ pub fn jaeger_path(uri: &OriginalUri) -> String {
     }
 }
 
+/// Whether `path` (as Jaeger knows it) names a file of the UI and nothing else. The URL library
+/// resolves `..` (also percent-encoded) before the request leaves, so `/jaeger/../api/traces/x`
+/// would reach Jaeger's unfiltered API: any dot segment, encoded dot or slash, backslash or
+/// empty segment is refused, and so is anything under `/api`.
+pub fn is_ui_file(path: &str) -> bool {
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    let lower = path.to_ascii_lowercase();
+    let suspicious = lower.contains("%2e") || lower.contains("%2f") || lower.contains("%5c");
+    let segments_ok = path.split('/').skip(1).enumerate().all(|(i, seg)| {
+        seg != "." && seg != ".." && (!seg.is_empty() || i == 0 || path.ends_with('/'))
+    });
+    path.starts_with('/')
+        && !suspicious
+        && !path.contains('\\')
+        && !path.contains("//")
+        && segments_ok
+        && path != "/api"
+        && !path.starts_with("/api/")
+}
+
 /// `GET /jaeger`: the UI lives under the trailing slash (its relative links need it).
 pub async fn to_ui() -> Redirect {
     Redirect::permanent("/jaeger/")
@@ -63,7 +83,16 @@ pub async fn proxy(State(s): State<UiState>, caller: Principal, uri: OriginalUri
         )
         .into_response();
     }
-    let url = format!("{}{}", s.jaeger, jaeger_path(&uri));
+    let path = jaeger_path(&uri);
+    if !is_ui_file(&path) {
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            "route_not_found",
+            "no such file of the UI",
+        )
+        .into_response();
+    }
+    let url = format!("{}{path}", s.jaeger);
     let resp = match s.http.get(url).send().await {
         Ok(resp) => resp,
         Err(e) => {
@@ -95,6 +124,40 @@ pub async fn proxy(State(s): State<UiState>, caller: Principal, uri: OriginalUri
             tracing::warn!(error = %e, "Jaeger's UI answer could not be read");
             ApiError::unavailable("store_unavailable", "the trace store is unavailable; retry")
                 .into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_uis_own_files_pass() {
+        for ok in [
+            "/",
+            "/static/index-abc.js",
+            "/search?service=x",
+            "/trace/abc",
+            "/favicon.ico",
+        ] {
+            assert!(is_ui_file(ok), "{ok}");
+        }
+        for bad in [
+            "/../api/traces/abc",
+            "/static/../../api/traces/abc",
+            "/%2e%2e/api/traces/abc",
+            "/%2E%2E%2Fapi/traces",
+            "/static/..%2fapi",
+            "/./api/services",
+            "//api/services",
+            "/api/services",
+            "/api/v3/traces/abc",
+            "/api",
+            "/static\\..\\api",
+            "/a/./b",
+        ] {
+            assert!(!is_ui_file(bad), "{bad}");
         }
     }
 }
