@@ -138,6 +138,17 @@ impl Ask {
         view: &View,
         path_and_query: &str,
     ) -> Result<(StatusCode, Value), Response> {
+        // A path the URL library would rewrite (`..`, encoded dots) could reach another Jaeger
+        // endpoint than the one the caller's view was applied for.
+        if !ui::plain_path(path_and_query) {
+            self.audit(&view.label(), "not_found", &Returned::default());
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "route_not_found",
+                "no such endpoint",
+            )
+            .into_response());
+        }
         let url = format!("{}{path_and_query}", self.state.jaeger);
         let unavailable = |detail: String| {
             tracing::warn!(%detail, "Jaeger's query API did not answer");

@@ -44,24 +44,24 @@ pub fn jaeger_path(uri: &OriginalUri) -> String {
     }
 }
 
-/// Whether `path` (as Jaeger knows it) names a file of the UI and nothing else. The URL library
-/// resolves `..` (also percent-encoded) before the request leaves, so `/jaeger/../api/traces/x`
-/// would reach Jaeger's unfiltered API: any dot segment, encoded dot or slash, backslash or
-/// empty segment is refused, and so is anything under `/api`.
-pub fn is_ui_file(path: &str) -> bool {
+/// Whether `path` means what it says when it reaches Jaeger: the URL library resolves `..` (also
+/// percent-encoded) before a request leaves, so `/jaeger/../api/traces/x` would reach Jaeger's
+/// unfiltered API. Any dot segment, encoded dot or slash, backslash or empty segment fails.
+pub fn plain_path(path: &str) -> bool {
     let path = path.split(['?', '#']).next().unwrap_or_default();
     let lower = path.to_ascii_lowercase();
-    let suspicious = lower.contains("%2e") || lower.contains("%2f") || lower.contains("%5c");
+    let encoded = lower.contains("%2e") || lower.contains("%2f") || lower.contains("%5c");
     let segments_ok = path.split('/').skip(1).enumerate().all(|(i, seg)| {
         seg != "." && seg != ".." && (!seg.is_empty() || i == 0 || path.ends_with('/'))
     });
-    path.starts_with('/')
-        && !suspicious
-        && !path.contains('\\')
-        && !path.contains("//")
-        && segments_ok
-        && path != "/api"
-        && !path.starts_with("/api/")
+    path.starts_with('/') && !encoded && !path.contains('\\') && !path.contains("//") && segments_ok
+}
+
+/// Whether `path` (as Jaeger knows it) names a file of the UI and nothing else: a
+/// [`plain_path`] outside `/api`.
+pub fn is_ui_file(path: &str) -> bool {
+    let bare = path.split(['?', '#']).next().unwrap_or_default();
+    plain_path(path) && bare != "/api" && !bare.starts_with("/api/")
 }
 
 /// `GET /jaeger`: the UI lives under the trailing slash (its relative links need it).

@@ -400,6 +400,11 @@ async fn each_role_sees_exactly_its_part_of_an_order_trace() {
         format!("/jaeger/../api/traces/{}", hex(&shop_only)),
         format!("/jaeger/%2e%2e/api/traces/{}", hex(&shop_only)),
         format!("/jaeger/static/..%2f..%2fapi/traces/{}", hex(&shop_only)),
+        format!(
+            "/api/services/%2e%2e/%2e%2e/api/traces/{}/operations",
+            hex(&shop_only)
+        ),
+        format!("/api/traces/%2e%2e%2ftraces%2f{}", hex(&shop_only)),
     ] {
         let status = raw_get(&gate.base_url, &pat, &sneaky).await;
         assert_eq!(status, 404, "{sneaky}");
