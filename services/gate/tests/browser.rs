@@ -198,6 +198,17 @@ async fn people_see_the_console_their_role_allows() {
         .click()
         .await
         .unwrap();
+    // The sign-out is a form post and then Keycloak's end-session page: only once the browser
+    // has left the gate is the session gone (a page load any earlier would still carry it).
+    eventually(
+        "the browser through Keycloak's sign-out",
+        Duration::from_secs(20),
+        || async {
+            let url = c.current_url().await.ok()?;
+            (url.path().ends_with("/logout") || url.path() == "/auth/logged-out").then_some(())
+        },
+    )
+    .await;
     c.goto(&format!("{base}/traces")).await.unwrap();
     c.wait()
         .for_element(Locator::Id("username"))
