@@ -6,10 +6,9 @@
 
 mod common;
 
-use common::{attr, hex, post, request, span, span_id, trace_id};
+use common::write_failed_job_trace;
 use fantoccini::{Client, ClientBuilder, Locator};
-use printflow_test_support::{eventually, identity, Jaeger};
-use prost::Message;
+use printflow_test_support::{eventually, identity};
 use std::time::Duration;
 use tokio::process::{Child, Command};
 
@@ -119,42 +118,7 @@ async fn screenshot(c: &Client, name: &str) {
 async fn people_see_the_console_their_role_allows() {
     let gate = common::browser::login_gate().await;
     let base = gate.base_url.clone();
-    // One trace: the Shop's request and the MES job it started, which failed.
-    let t = trace_id();
-    let (root, job) = (span_id(), span_id());
-    for (service, spans) in [
-        (
-            "shop-api",
-            vec![span(t, root, None, "POST /orders", 2, vec![])],
-        ),
-        (
-            "mes-api",
-            vec![span(
-                t,
-                job,
-                Some(root),
-                "process mes.order-created",
-                5,
-                vec![
-                    attr("messaging.system", "rabbitmq"),
-                    attr("otel.status_code", "ERROR"),
-                ],
-            )],
-        ),
-    ] {
-        let token = identity::client_token(service).await;
-        let body = request(vec![(service, spans)]).encode_to_vec();
-        assert_eq!(
-            post(&base, Some(&token), "application/x-protobuf", body).await,
-            200
-        );
-    }
-    let id = hex(&t);
-    let jaeger = Jaeger::from_env();
-    eventually("the trace in Jaeger", Duration::from_secs(30), || async {
-        jaeger.trace(&id).await.filter(|tr| tr.spans.len() == 2)
-    })
-    .await;
+    let id = write_failed_job_trace(&base, "POST /orders").await;
     let driver = driver().await;
 
     // sre: the console's home is the traces page; MES's slowest traces list this one, whose

@@ -5,10 +5,8 @@
 
 mod common;
 
-use common::{attr, gate, hex, post, request, span, span_id, trace_id};
-use printflow_test_support::{eventually, identity, Jaeger};
-use prost::Message;
-use std::time::Duration;
+use common::{gate, hex, trace_id, write_failed_job_trace};
+use printflow_test_support::identity;
 
 async fn page(gate: &str, user: &str, path: &str) -> (u16, String) {
     let resp = identity::client_as_user(user)
@@ -25,41 +23,7 @@ async fn page(gate: &str, user: &str, path: &str) -> (u16, String) {
 async fn traces_and_waterfall_pages_follow_the_viewers_role() {
     let gate = gate(&[]).await;
     let base = gate.base_url.as_str();
-    let t = trace_id();
-    let (root, job) = (span_id(), span_id());
-    for (service, spans) in [
-        (
-            "shop-api",
-            vec![span(t, root, None, "POST /orders <console>", 2, vec![])],
-        ),
-        (
-            "mes-api",
-            vec![span(
-                t,
-                job,
-                Some(root),
-                "process mes.order-created",
-                5,
-                vec![
-                    attr("messaging.system", "rabbitmq"),
-                    attr("otel.status_code", "ERROR"),
-                ],
-            )],
-        ),
-    ] {
-        let token = identity::client_token(service).await;
-        let body = request(vec![(service, spans)]).encode_to_vec();
-        assert_eq!(
-            post(base, Some(&token), "application/x-protobuf", body).await,
-            200
-        );
-    }
-    let id = hex(&t);
-    let jaeger = Jaeger::from_env();
-    eventually("the trace in Jaeger", Duration::from_secs(30), || async {
-        jaeger.trace(&id).await.filter(|tr| tr.spans.len() == 2)
-    })
-    .await;
+    let id = write_failed_job_trace(base, "POST /orders <console>").await;
 
     // sre: the trace in the list of MES's slowest, and every span in its waterfall.
     let (status, list) = page(base, "riley", "/traces?service=mes-api&lookback=1h").await;

@@ -146,3 +146,45 @@ pub async fn post(base: &str, token: Option<&str>, content_type: &str, body: Vec
     }
     req.send().await.unwrap().status().as_u16()
 }
+
+/// Writes through the gate at `base` one trace of the Shop's request (`operation`) and the MES
+/// job it started, which failed, each service with its own token; waits until Jaeger has both
+/// spans and returns the trace id (hex).
+pub async fn write_failed_job_trace(base: &str, operation: &str) -> String {
+    let t = trace_id();
+    let (root, job) = (span_id(), span_id());
+    let failed = vec![
+        attr("messaging.system", "rabbitmq"),
+        attr("otel.status_code", "ERROR"),
+    ];
+    for (service, spans) in [
+        ("shop-api", vec![span(t, root, None, operation, 2, vec![])]),
+        (
+            "mes-api",
+            vec![span(
+                t,
+                job,
+                Some(root),
+                "process mes.order-created",
+                5,
+                failed.clone(),
+            )],
+        ),
+    ] {
+        let token = identity::client_token(service).await;
+        let body = prost::Message::encode_to_vec(&request(vec![(service, spans)]));
+        assert_eq!(
+            post(base, Some(&token), "application/x-protobuf", body).await,
+            200
+        );
+    }
+    let id = hex(&t);
+    let jaeger = printflow_test_support::Jaeger::from_env();
+    printflow_test_support::eventually(
+        "the trace in Jaeger",
+        std::time::Duration::from_secs(30),
+        || async { jaeger.trace(&id).await.filter(|tr| tr.spans.len() == 2) },
+    )
+    .await;
+    id
+}
