@@ -252,4 +252,19 @@ mod tests {
         assert!(!client_secret("shop-api").is_empty());
         assert!(!password("alice").is_empty());
     }
+
+    #[test]
+    fn client_descriptions_fit_keycloaks_column() {
+        // Keycloak stores a client's description in a VARCHAR(255); a longer one fails the
+        // import and Keycloak does not start.
+        for c in realm()["clients"].as_array().unwrap() {
+            let text = c["description"].as_str().unwrap_or_default();
+            assert!(
+                text.chars().count() <= 255,
+                "{}: {} characters",
+                c["clientId"],
+                text.chars().count()
+            );
+        }
+    }
 }

@@ -12,8 +12,10 @@
 //! `http://127.0.0.1:8180`, see [`identity`]).
 //!
 //! Layering, top-down: [`leftovers`] (clean-up) uses [`database`] and [`rabbit`], which name
-//! what they create with [`names`]; the other modules use no sibling but [`mod@eventually`].
+//! what they create with [`names`]; [`browser`] signs in through [`identity`]; the other modules
+//! use no sibling but [`mod@eventually`].
 
+pub mod browser;
 pub mod database;
 pub mod eventually;
 pub mod identity;

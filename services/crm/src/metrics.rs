@@ -17,7 +17,8 @@
 //! and from cancellation), with the order's trace as exemplar:
 //! `printflow_order_status_duration_seconds{status}` (the status left, time spent in it) and
 //! `printflow_order_lead_time_seconds` (created -> `SHIPPED`). Counted per processed MES event:
-//! `printflow_status_events_total{outcome}`.
+//! `printflow_status_events_total{outcome}`. Counted when a new order commits (a repeat is not
+//! counted): `printflow_orders_created_total`.
 
 use crate::status_limits::StatusLimits;
 use crate::status_trace::{EventOutcome, StatusChange};
@@ -86,6 +87,8 @@ pub struct CrmMetrics {
     lead_time: TracedHistogram,
     /// `printflow_status_events_total`.
     status_events: Family<OutcomeLabels, Counter>,
+    /// `printflow_orders_created_total`.
+    created: Counter,
     /// `printflow_order_status_limit_seconds`.
     limit: Family<StatusLabels, GaugeF64>,
     /// `printflow_orders_overdue`.
@@ -127,6 +130,11 @@ impl CrmMetrics {
             m.status_events.clone(),
         );
         metrics.register(
+            "printflow_orders_created",
+            "Orders recorded, counted when a new order commits (an idempotent repeat is not counted)",
+            m.created.clone(),
+        );
+        metrics.register(
             "printflow_order_status_limit_seconds",
             "The configured limit of each status (CRM_STATUS_LIMITS); an order in it longer is overdue",
             m.limit.clone(),
@@ -161,6 +169,7 @@ impl CrmMetrics {
             status_duration: Family::new_with_constructor(status_duration_histogram),
             lead_time: HistogramWithExemplars::new(buckets::LEAD_TIME_SECONDS.into_iter()),
             status_events: Family::default(),
+            created: Counter::default(),
             limit: Family::default(),
             overdue: Family::default(),
             overdue_age: Family::default(),
@@ -190,6 +199,11 @@ impl CrmMetrics {
         }
         m.set(&Snapshot::default());
         m
+    }
+
+    /// Counts a new order, once its transaction committed.
+    pub fn order_created(&self) {
+        self.created.inc();
     }
 
     /// Observes a committed status change: the time spent in the status it left, and the lead

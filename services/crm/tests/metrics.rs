@@ -16,7 +16,7 @@ use std::collections::HashMap;
 /// Every metric the contract names for CRM that exists without overdue orders (family names,
 /// as in the `# TYPE` lines). `printflow_order_overdue_age_seconds` has a series only per
 /// overdue order; the overdue test checks it.
-const CONTRACT: [(&str, &str); 13] = [
+const CONTRACT: [(&str, &str); 14] = [
     ("http_server_request_duration_seconds", "histogram"),
     ("printflow_messages_consumed", "counter"),
     ("printflow_messages_dead_lettered", "counter"),
@@ -30,6 +30,7 @@ const CONTRACT: [(&str, &str); 13] = [
     ("printflow_status_events", "counter"),
     ("printflow_order_status_limit_seconds", "gauge"),
     ("printflow_orders_overdue", "gauge"),
+    ("printflow_orders_created", "counter"),
 ];
 
 /// Scrapes as Prometheus does: with a token of the `prometheus` client.
@@ -100,7 +101,15 @@ async fn orders_per_status_equal_the_database_also_right_after_a_restart() {
     }
     assert_orders_match(&first, &HashMap::new(), "empty database");
 
-    let printing = t.create_order().await.order_id;
+    assert_eq!(value(&first, "printflow_orders_created_total", &[]), 0.0);
+    let first_request = order_request();
+    let printing = first_request.order_id;
+    assert_eq!(
+        t.post_order(&first_request).await.status(),
+        StatusCode::CREATED
+    );
+    // A repeat of an order is not a new one.
+    assert_eq!(t.post_order(&first_request).await.status(), StatusCode::OK);
     let accepted = t.create_order().await.order_id;
     let cancelled = t.create_order().await.order_id;
     let _new = t.create_order().await.order_id;
@@ -116,6 +125,7 @@ async fn orders_per_status_equal_the_database_also_right_after_a_restart() {
     assert_eq!(db.values().sum::<i64>(), 4);
     let live = scrape(&t).await;
     assert_orders_match(&live, &db, "live");
+    assert_eq!(value(&live, "printflow_orders_created_total", &[]), 4.0);
     assert_eq!(consumed(&live, "ok"), 3.0);
     assert_eq!(
         value(

@@ -157,6 +157,64 @@ async fn orders_are_listed_by_status_and_paged() {
 }
 
 #[tokio::test]
+async fn orders_are_listed_by_customer_id_or_email() {
+    let t = spawn_app().await;
+    let first = order_request();
+    let mut second = order_request();
+    second.customer = first.customer.clone();
+    for req in [&first, &second] {
+        assert_eq!(t.post_order(req).await.status(), StatusCode::CREATED);
+    }
+    let _someone_else = t.create_order().await;
+    let (code, _) = t
+        .post_empty(&format!("/orders/{}/cancel", first.order_id))
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    let ids = |body: &serde_json::Value| -> BTreeSet<Uuid> {
+        let page: OrderPage = serde_json::from_value(body.clone()).unwrap();
+        assert_eq!(page.total, page.items.len() as i64);
+        page.items.iter().map(|o| o.order_id).collect()
+    };
+    let both = BTreeSet::from([first.order_id, second.order_id]);
+
+    let email = first.customer.email.to_uppercase();
+    let query: String = form_urlencoded_pair("customer", &email);
+    let (code, body) = t.get(&format!("/orders?{query}")).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert_eq!(ids(&body), both, "the e-mail matches ignoring case");
+    let customer_id = body["items"][0]["customer_id"].as_str().unwrap().to_owned();
+    let (_, body) = t.get(&format!("/orders?customer={customer_id}")).await;
+    assert_eq!(ids(&body), both);
+    let (_, body) = t
+        .get(&format!("/orders?customer={customer_id}&status=cancelled"))
+        .await;
+    assert_eq!(ids(&body), BTreeSet::from([first.order_id]));
+    let (_, body) = t.get("/orders?customer=nobody%40example.org").await;
+    assert_eq!(
+        ids(&body),
+        BTreeSet::new(),
+        "an unknown customer has no orders"
+    );
+    for bad in ["nobody", "%40example.org"] {
+        let (code, body) = t.get(&format!("/orders?customer={bad}")).await;
+        assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert_eq!(body["field"], "customer");
+    }
+}
+
+/// `name=value`, URL-encoded.
+fn form_urlencoded_pair(name: &str, value: &str) -> String {
+    let encoded: String = value
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            b => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("{name}={encoded}")
+}
+
+#[tokio::test]
 async fn bad_requests_get_json_errors() {
     let t = spawn_app().await;
     let order = t.create_order().await;

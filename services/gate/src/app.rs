@@ -4,7 +4,7 @@
 
 use crate::audit::Audit;
 use crate::config::Config;
-use crate::console;
+use crate::console::{self, sources::Sources, ConsoleState};
 use crate::forward::Forwarder;
 use crate::grpc::GrpcIngest;
 use crate::ingest::{export_traces, Ingest};
@@ -74,13 +74,22 @@ impl Service for Gate {
         // The session layer is outside the token guard: it turns a browser's session cookie
         // into the bearer token the guard checks (routes() would put the guard outside).
         let state = QueryState {
-            http,
+            http: http.clone(),
             jaeger: config.jaeger_query_url,
             policy: Arc::new(config.policy),
             audit,
         };
+        let sources = Sources {
+            http,
+            prometheus: config.prometheus_url,
+            alertmanager: config.alertmanager_url,
+            crm: config.crm_url,
+        };
         let query = query::routes(state.clone())
-            .merge(console::routes().with_state(state))
+            .merge(console::routes(ConsoleState {
+                query: state,
+                sources,
+            }))
             .require(runtime.auth(), &[])
             .layer(axum::middleware::from_fn_with_state(
                 oidc.clone(),

@@ -37,6 +37,15 @@ pub struct Config {
     /// Jaeger's query HTTP API, which the gate answers from after filtering
     /// (`GATE_JAEGER_QUERY_URL`, default `http://127.0.0.1:16687`).
     pub jaeger_query_url: String,
+    /// Prometheus, whose figures the console shows and links to (`GATE_PROMETHEUS_URL`, default
+    /// `http://127.0.0.1:9090`).
+    pub prometheus_url: String,
+    /// Alertmanager, whose active alerts the console shows and links to
+    /// (`GATE_ALERTMANAGER_URL`, default `http://127.0.0.1:9093`).
+    pub alertmanager_url: String,
+    /// CRM, which the console asks for orders with the viewer's own token (`GATE_CRM_URL`,
+    /// default `http://127.0.0.1:8081`).
+    pub crm_url: String,
     /// Deadline of one call to Jaeger (`GATE_FORWARD_TIMEOUT_MS`, default 5000, at least 1).
     pub forward_timeout: Duration,
     /// Largest accepted batch (`GATE_MAX_BODY_BYTES`, default 4 MiB, the usual OTLP receiver
@@ -123,6 +132,9 @@ impl Config {
             jaeger_query_url: string_or(src, "GATE_JAEGER_QUERY_URL", "http://127.0.0.1:16687")
                 .trim_end_matches('/')
                 .to_owned(),
+            prometheus_url: base_url(src, "GATE_PROMETHEUS_URL", "http://127.0.0.1:9090"),
+            alertmanager_url: base_url(src, "GATE_ALERTMANAGER_URL", "http://127.0.0.1:9093"),
+            crm_url: base_url(src, "GATE_CRM_URL", "http://127.0.0.1:8081"),
             forward_timeout: Duration::from_millis(timeout_ms),
             audit_log: src.get("GATE_AUDIT_LOG").map(PathBuf::from),
             policy: load(src, "GATE_POLICY_FILE", DEFAULT_POLICY, |text| {
@@ -133,6 +145,13 @@ impl Config {
             })?,
         })
     }
+}
+
+/// A base URL setting, without a trailing `/`.
+fn base_url(src: &dyn ConfigSource, key: &str, default: &str) -> String {
+    string_or(src, key, default)
+        .trim_end_matches('/')
+        .to_owned()
 }
 
 /// Parses the file named by `key`, or `default` when it is unset; a file that cannot be read or
@@ -182,6 +201,18 @@ mod tests {
         assert_eq!(cfg.auth.audience, "telemetry-gate");
         assert_eq!(cfg.jaeger_otlp_url, "http://127.0.0.1:14318/v1/traces");
         assert_eq!(cfg.jaeger_query_url, "http://127.0.0.1:16687");
+        assert_eq!(
+            (
+                cfg.prometheus_url.as_str(),
+                cfg.alertmanager_url.as_str(),
+                cfg.crm_url.as_str()
+            ),
+            (
+                "http://127.0.0.1:9090",
+                "http://127.0.0.1:9093",
+                "http://127.0.0.1:8081"
+            )
+        );
         assert_eq!(cfg.max_body_bytes, 4 * 1024 * 1024);
         for (key, value) in [
             ("GATE_FORWARD_TIMEOUT_MS", "0"),

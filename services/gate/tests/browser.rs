@@ -7,129 +7,37 @@
 mod common;
 
 use common::write_failed_job_trace;
-use fantoccini::{Client, ClientBuilder, Locator};
-use printflow_test_support::{eventually, identity};
+use printflow_test_support::browser::{
+    browser, driver, fits_width, open_signed_in, screenshot, text_of, Locator,
+};
+use printflow_test_support::eventually;
 use std::time::Duration;
-use tokio::process::{Child, Command};
-
-/// chromium-driver on a free port, killed with the test.
-struct Driver {
-    _child: Child,
-    url: String,
-}
-
-async fn driver() -> Driver {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .kill_on_drop(true)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("chromedriver (scripts/test.sh installs chromium-driver)");
-    let url = format!("http://127.0.0.1:{port}");
-    eventually("chromedriver ready", Duration::from_secs(20), || async {
-        reqwest::get(format!("{url}/status"))
-            .await
-            .ok()
-            .filter(|r| r.status().is_success())
-    })
-    .await;
-    Driver { _child: child, url }
-}
-
-/// A fresh headless Chromium (its own profile: no cookies of another test).
-async fn browser(driver: &Driver) -> Client {
-    let caps = serde_json::json!({"goog:chromeOptions": {
-        "binary": "/usr/bin/chromium",
-        "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--window-size=1280,900"]}});
-    let serde_json::Value::Object(caps) = caps else {
-        unreachable!()
-    };
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("a browser session")
-}
-
-/// Opens `path` at `gate` as `user`, through the login: Keycloak's page is filled in, and its
-/// redirect to the registered address (port 16686) is followed to this test's gate instead.
-async fn open_signed_in(c: &Client, gate: &str, user: &str, path: &str) {
-    c.goto(&format!("{gate}{path}")).await.unwrap();
-    let username = c
-        .wait()
-        .for_element(Locator::Id("username"))
-        .await
-        .expect("Keycloak's login page");
-    username.send_keys(user).await.unwrap();
-    c.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys(&identity::password(user))
-        .await
-        .unwrap();
-    c.find(Locator::Id("kc-login"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let callback = eventually(
-        "Keycloak's redirect to the callback",
-        Duration::from_secs(20),
-        || async {
-            let url = c.current_url().await.ok()?;
-            (url.path() == "/auth/callback")
-                .then(|| format!("{}?{}", url.path(), url.query().unwrap_or_default()))
-        },
-    )
-    .await;
-    c.goto(&format!("{gate}{callback}")).await.unwrap();
-}
-
-async fn text_of(c: &Client, css: &str) -> String {
-    c.wait()
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
-async fn screenshot(c: &Client, name: &str) {
-    let dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/console-screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join(format!("{name}.png")),
-        c.screenshot().await.unwrap(),
-    )
-    .unwrap();
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn people_see_the_console_their_role_allows() {
     let gate = common::browser::login_gate().await;
     let base = gate.base_url.clone();
-    let id = write_failed_job_trace(&base, "POST /orders").await;
+    // A root operation of its own: the shared Jaeger holds other tests' traces too, and a list of
+    // the slowest could leave this one out.
+    let root = format!(
+        "POST /orders {}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let id = write_failed_job_trace(&base, &root).await;
     let driver = driver().await;
 
-    // sre: the console's home is the traces page; MES's slowest traces list this one, whose
-    // waterfall shows both spans, the failed one marked.
+    // sre: the console's home is the overview; the Shop's traces of that operation list this
+    // one, whose waterfall shows both spans, the failed one marked.
     let c = browser(&driver).await;
     open_signed_in(&c, &base, "riley", "/").await;
-    assert_eq!(text_of(&c, "h1").await, "Traces");
+    assert_eq!(text_of(&c, "h1").await, "Overview");
     assert!(text_of(&c, "header").await.contains("riley (sre)"));
-    c.goto(&format!("{base}/traces?service=mes-api&lookback=1h"))
-        .await
-        .unwrap();
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("service", "shop-api")
+        .append_pair("operation", &root)
+        .append_pair("lookback", "1h")
+        .finish();
+    c.goto(&format!("{base}/traces?{query}")).await.unwrap();
     c.wait()
         .for_element(Locator::Css(&format!(r#"a[href="/traces/{id}"]"#)))
         .await
@@ -145,14 +53,7 @@ async fn people_see_the_console_their_role_allows() {
     screenshot(&c, "waterfall-sre").await;
     // On a phone-sized screen nothing needs sideways scrolling.
     c.set_window_size(390, 844).await.unwrap();
-    let fits = c
-        .execute(
-            "return document.documentElement.scrollWidth <= window.innerWidth + 1",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(fits, serde_json::Value::Bool(true));
+    assert!(fits_width(&c).await);
     screenshot(&c, "waterfall-sre-390px").await;
     // Signed out, a page load goes back to the login.
     c.set_window_size(1280, 900).await.unwrap();

@@ -23,10 +23,18 @@ async fn page(gate: &str, user: &str, path: &str) -> (u16, String) {
 async fn traces_and_waterfall_pages_follow_the_viewers_role() {
     let gate = gate(&[]).await;
     let base = gate.base_url.as_str();
-    let id = write_failed_job_trace(base, "POST /orders <console>").await;
+    // A root operation of its own: the shared Jaeger holds other tests' traces too.
+    let root = format!("POST /orders <console> {}", uuid::Uuid::new_v4().simple());
+    let id = write_failed_job_trace(base, &root).await;
 
-    // sre: the trace in the list of MES's slowest, and every span in its waterfall.
-    let (status, list) = page(base, "riley", "/traces?service=mes-api&lookback=1h").await;
+    // sre: the trace in the list of the Shop's traces of that operation, and every span in its
+    // waterfall.
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("service", "shop-api")
+        .append_pair("operation", &root)
+        .append_pair("lookback", "1h")
+        .finish();
+    let (status, list) = page(base, "riley", &format!("/traces?{query}")).await;
     assert_eq!(status, 200);
     assert!(list.contains(&format!(r#"href="/traces/{id}""#)), "{list}");
     let (status, waterfall) = page(base, "riley", &format!("/traces/{id}")).await;

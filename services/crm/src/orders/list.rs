@@ -1,4 +1,5 @@
-//! `GET /orders?status=&page=&per_page=`: orders by status, newest first, paged.
+//! `GET /orders?status=&customer=&page=&per_page=`: orders by status and customer, newest first,
+//! paged.
 
 use super::validate::FieldError;
 use super::{as_attribute, traced, OrderError, OrderRow, ORDER_COLUMNS};
@@ -7,6 +8,7 @@ use printflow_contracts::orders::OrderView;
 use printflow_contracts::OrderStatus;
 use serde::{Deserialize, Serialize};
 use tracing::field::Empty;
+use uuid::Uuid;
 
 /// Page size when none is asked for.
 pub const DEFAULT_PER_PAGE: u32 = 20;
@@ -20,17 +22,30 @@ pub const MAX_PAGE: u32 = 1_000_000;
 pub struct ListParams {
     /// Status filter (case-insensitive).
     pub status: Option<String>,
+    /// Customer filter: a customer id, or an e-mail address (matched ignoring case).
+    pub customer: Option<String>,
     /// 1-based page number.
     pub page: Option<String>,
     /// Items per page.
     pub per_page: Option<String>,
 }
 
+/// Whose orders a listing is limited to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CustomerFilter {
+    /// The customer with this id.
+    Id(Uuid),
+    /// The customer with this e-mail address (ignoring case).
+    Email(String),
+}
+
 /// A checked listing request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListFilter {
     /// Only orders in this status; all orders when `None`.
     pub status: Option<OrderStatus>,
+    /// Only this customer's orders; everyone's when `None`.
+    pub customer: Option<CustomerFilter>,
     /// 1-based page.
     pub page: u32,
     /// Page size.
@@ -55,6 +70,15 @@ impl ListParams {
                 )
             })?),
         };
+        let customer = match self
+            .customer
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            None => None,
+            Some(text) => Some(customer_filter(text)?),
+        };
         let page = number("page", self.page.as_deref(), 1, 1, MAX_PAGE)?;
         let per_page = number(
             "per_page",
@@ -65,9 +89,31 @@ impl ListParams {
         )?;
         Ok(ListFilter {
             status,
+            customer,
             page,
             per_page,
         })
+    }
+}
+
+/// Longest e-mail address accepted as a filter (the SMTP limit).
+const MAX_EMAIL_LEN: usize = 254;
+
+fn customer_filter(text: &str) -> Result<CustomerFilter, FieldError> {
+    if let Ok(id) = text.parse::<Uuid>() {
+        return Ok(CustomerFilter::Id(id));
+    }
+    let plausible = text.len() <= MAX_EMAIL_LEN
+        && text
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty());
+    if plausible {
+        Ok(CustomerFilter::Email(text.to_owned()))
+    } else {
+        Err(FieldError::new(
+            "customer",
+            "must be a customer id (UUID) or an e-mail address",
+        ))
     }
 }
 
@@ -106,6 +152,7 @@ pub struct OrderPage {
 /// Lists orders matching `filter`.
 ///
 /// Span `order.list`: `order.status.filter` (absent when listing every status),
+/// `order.list.by_customer` (whether a customer filter was given; never the customer),
 /// `order.list.page`, `order.list.per_page`, then `order.list.total` (matches across all pages)
 /// and `order.list.returned` (orders on this page).
 #[tracing::instrument(
@@ -113,6 +160,7 @@ pub struct OrderPage {
     skip_all,
     fields(
         order.status.filter = filter.status.map(|s| s.as_str()),
+        order.list.by_customer = filter.customer.is_some(),
         order.list.page = i64::from(filter.page),
         order.list.per_page = i64::from(filter.per_page),
         order.list.total = Empty,
@@ -137,8 +185,41 @@ async fn load_page(db: &Db, filter: ListFilter) -> Result<OrderPage, OrderError>
     let mut tx = db.begin().await?;
     // Two fixed statements rather than `status = $1 OR $1 IS NULL`, so each keeps a plan that
     // uses its index.
-    let (rows, total): (Vec<OrderRow>, i64) = match filter.status {
-        Some(status) => {
+    let (rows, total): (Vec<OrderRow>, i64) = match (&filter.customer, filter.status) {
+        (Some(customer), status) => {
+            let customer_id: Option<Uuid> = match customer {
+                CustomerFilter::Id(id) => Some(*id),
+                CustomerFilter::Email(email) => {
+                    sqlx::query_scalar("SELECT id FROM customers WHERE lower(email) = lower($1)")
+                        .bind(email)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                }
+            };
+            // One customer's orders are few (index orders_customer_idx), so one statement
+            // serves with and without a status.
+            let status = status.map(OrderStatus::as_str);
+            let rows = sqlx::query_as(&format!(
+                "SELECT {ORDER_COLUMNS} FROM orders
+                 WHERE customer_id = $1 AND ($2::text IS NULL OR status = $2)
+                 ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
+            ))
+            .bind(customer_id)
+            .bind(status)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&mut *tx)
+            .await?;
+            let total = sqlx::query_scalar(
+                "SELECT count(*) FROM orders WHERE customer_id = $1 AND ($2::text IS NULL OR status = $2)",
+            )
+            .bind(customer_id)
+            .bind(status)
+            .fetch_one(&mut *tx)
+            .await?;
+            (rows, total)
+        }
+        (None, Some(status)) => {
             let rows = sqlx::query_as(&format!(
                 "SELECT {ORDER_COLUMNS} FROM orders WHERE status = $1
                  ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
@@ -154,7 +235,7 @@ async fn load_page(db: &Db, filter: ListFilter) -> Result<OrderPage, OrderError>
                 .await?;
             (rows, total)
         }
-        None => {
+        (None, None) => {
             let rows = sqlx::query_as(&format!(
                 "SELECT {ORDER_COLUMNS} FROM orders
                  ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2"
@@ -188,6 +269,7 @@ mod tests {
     fn params(status: Option<&str>, page: Option<&str>, per_page: Option<&str>) -> ListParams {
         ListParams {
             status: status.map(Into::into),
+            customer: None,
             page: page.map(Into::into),
             per_page: per_page.map(Into::into),
         }
@@ -200,6 +282,7 @@ mod tests {
             f,
             ListFilter {
                 status: None,
+                customer: None,
                 page: 1,
                 per_page: DEFAULT_PER_PAGE
             }
@@ -217,6 +300,32 @@ mod tests {
         assert_eq!(err.field, "status");
         for st in OrderStatus::ALL {
             assert!(err.message.contains(st.as_str()));
+        }
+    }
+
+    #[test]
+    fn a_customer_is_an_id_or_an_email_address() {
+        let with = |c: &str| ListParams {
+            customer: Some(c.into()),
+            ..ListParams::default()
+        };
+        let id = Uuid::now_v7();
+        assert_eq!(
+            with(&format!(" {id} ")).parse().unwrap().customer,
+            Some(CustomerFilter::Id(id))
+        );
+        assert_eq!(
+            with("Ada@Example.org").parse().unwrap().customer,
+            Some(CustomerFilter::Email("Ada@Example.org".into()))
+        );
+        assert_eq!(with("  ").parse().unwrap().customer, None);
+        for bad in [
+            "ada",
+            "@example.org",
+            "ada@",
+            &format!("{}@x.org", "a".repeat(260)),
+        ] {
+            assert_eq!(with(bad).parse().unwrap_err().field, "customer", "{bad}");
         }
     }
 

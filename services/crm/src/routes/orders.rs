@@ -19,7 +19,10 @@ pub async fn create(
     Json(req): Json<CreateOrderRequest>,
 ) -> Result<(StatusCode, Json<OrderView>), ApiError> {
     match create_order(&state.db, &state.outbox, req).await? {
-        Created::New(view) => Ok((StatusCode::CREATED, Json(view))),
+        Created::New(view) => {
+            state.metrics.order_created();
+            Ok((StatusCode::CREATED, Json(view)))
+        }
         Created::Existing(view) => Ok((StatusCode::OK, Json(view))),
     }
 }

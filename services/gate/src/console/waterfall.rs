@@ -166,10 +166,11 @@ pub fn render(trace: &Value, hidden: usize) -> String {
         let after_hidden = row.parent.is_some_and(|p| !by_id.contains_key(p));
         let _ = write!(
             out,
-            r#"<tr{}><td>{}</td><td style="padding-left:{}rem">{}{}{}{}</td><td class="num">{}</td><td class="wide"><div class="bar"><span class="{}" style="left:{left:.2}%;width:{width:.2}%"></span></div></td></tr>"#,
+            r#"<tr id="span-{}"{}><td>{}</td><td class="op" style="--d:{}">{}{}{}{}</td><td class="num">{}</td><td class="wide"><div class="bar"><span class="{}" style="left:{left:.2}%;width:{width:.2}%"></span></div></td></tr>"#,
+            esc(row.id),
             if row.error { r#" class="error""# } else { "" },
             esc(row.service),
-            0.5 + depth(row) as f64,
+            depth(row),
             if after_hidden {
                 r#"<span class="muted" title="its parent span is hidden from you">⋯ </span>"#
             } else {
@@ -242,7 +243,7 @@ mod tests {
         let a = html.find("publish order.created").unwrap();
         let b = html.find("process &lt;job&gt;").unwrap();
         assert!(a < b);
-        assert!(html.contains("padding-left:1.5rem"));
+        assert!(html.contains(r#"<td class="op" style="--d:1">"#));
         assert!(!render(&trace(), 0).contains("spans hidden"));
     }
 }

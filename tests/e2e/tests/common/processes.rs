@@ -241,9 +241,14 @@ impl Processes {
 /// The telemetry gate in this process, on free ports, in front of the test Jaeger (its OTLP
 /// receivers: `base_url` and `url("otlp-grpc")`).
 pub async fn telemetry_gate() -> printflow_runtime::Spawned {
+    telemetry_gate_with(&[]).await
+}
+
+/// [`telemetry_gate`] with `extra` settings on top (the console's sources, its login).
+pub async fn telemetry_gate_with(extra: &[(&'static str, String)]) -> printflow_runtime::Spawned {
     let jaeger_query = std::env::var("PRINTFLOW_TEST_JAEGER_API")
         .unwrap_or_else(|_| "http://127.0.0.1:16687".to_owned());
-    let env = HashMap::from([
+    let mut env = HashMap::from([
         ("GATE_HTTP_PORT", "0".to_owned()),
         ("GATE_OTLP_GRPC_PORT", "0".to_owned()),
         ("GATE_OTLP_HTTP_PORT", "0".to_owned()),
@@ -257,6 +262,7 @@ pub async fn telemetry_gate() -> printflow_runtime::Spawned {
         ),
         ("GATE_JAEGER_QUERY_URL", jaeger_query),
     ]);
+    env.extend(extra.iter().cloned());
     printflow_gate::app::Application::build(
         printflow_gate::config::Config::from_source(&env).unwrap(),
     )
