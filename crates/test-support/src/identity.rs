@@ -171,6 +171,47 @@ pub async fn password_token(realm: &str, client: &str, username: &str, password:
         .to_owned()
 }
 
+/// A token of the test Keycloak's bootstrap administrator (`admin` in realm `master`, password
+/// `KEYCLOAK_ADMIN_PASSWORD`, default the dev one), for its admin API.
+pub async fn admin_token() -> String {
+    let password =
+        std::env::var("KEYCLOAK_ADMIN_PASSWORD").unwrap_or_else(|_| "admin-dev-only".to_owned());
+    password_token("master", "admin-cli", "admin", &password).await
+}
+
+/// Ends every Keycloak session of the dev realm's `user` (as an administrator signing them out
+/// would): their refresh tokens stop working; access tokens already issued stay valid until they
+/// expire.
+pub async fn end_sessions(user: &str) {
+    let admin = admin_token().await;
+    let http = reqwest::Client::new();
+    let base = format!("{}/admin/realms/{REALM}", keycloak_url());
+    let found: Value = http
+        .get(format!("{base}/users"))
+        .query(&[("username", user), ("exact", "true")])
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("Keycloak's admin API")
+        .json()
+        .await
+        .expect("a JSON list of users");
+    let id = found[0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no user {user}: {found}"));
+    let resp = http
+        .post(format!("{base}/users/{id}/logout"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("Keycloak's admin API");
+    assert!(
+        resp.status().is_success(),
+        "signing {user} out: {}",
+        resp.status()
+    );
+}
+
 /// `GET {base}/metrics` as Prometheus does (a token of the `prometheus` client, which has the
 /// metrics-reader role); the OpenMetrics text.
 pub async fn metrics_text(base: &str) -> String {

@@ -114,6 +114,11 @@ impl Config {
             token_url: endpoint("GATE_OIDC_TOKEN_URL", "token"),
             logout_url: endpoint("GATE_OIDC_LOGOUT_URL", "logout"),
             cookie_secure: parse_or(src, "GATE_COOKIE_SECURE", true)?,
+            renew_before: Duration::from_secs(parse_or(
+                src,
+                "GATE_SESSION_RENEW_BEFORE_SECONDS",
+                30,
+            )?),
         };
         Ok(Config {
             oidc,

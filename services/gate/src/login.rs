@@ -33,9 +33,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Renew an access token this long before it expires, so a request never carries a token that
-/// expires on its way.
-const RENEW_BEFORE: Duration = Duration::from_secs(30);
 /// The cookie binding a login in progress to its browser.
 const LOGIN_COOKIE: &str = "printflow_login";
 /// How long a started login may take.
@@ -62,6 +59,10 @@ pub struct OidcSettings {
     /// Whether cookies carry `Secure` (`GATE_COOKIE_SECURE`, default true; browsers accept
     /// `Secure` cookies from `http://127.0.0.1` and `localhost`).
     pub cookie_secure: bool,
+    /// How long before its access token expires a session renews it, so that a request never
+    /// carries a token that expires on its way (`GATE_SESSION_RENEW_BEFORE_SECONDS`, default
+    /// 30; at least the token's lifetime renews on every request).
+    pub renew_before: Duration,
 }
 
 /// A login waiting for its callback.
@@ -421,7 +422,7 @@ pub async fn bearer_from_session(
     let Some(mut session) = oidc.sessions.get(&id) else {
         return session_ended(&req);
     };
-    if session.access_expires <= Instant::now() + RENEW_BEFORE {
+    if session.access_expires <= Instant::now() + oidc.settings.renew_before {
         match oidc.renew(&session).await {
             Ok(renewed) => {
                 oidc.sessions.update(&id, renewed.clone());

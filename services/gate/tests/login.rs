@@ -1,6 +1,7 @@
 //! A person signs in at the gate in a browser-like client through the real Keycloak login page
 //! (authorization code flow with PKCE), reads traces with the session cookie alone, and signs
-//! out; a replayed callback, a callback from another browser and an ended session are refused.
+//! out; a replayed callback, a callback from another browser and an ended session are refused;
+//! a session whose renewal Keycloak refuses sends a page load back to the login.
 //! Jaeger's own UI is served behind the same login, its API requests filtered.
 
 mod common;
@@ -96,6 +97,48 @@ async fn a_person_signs_in_reads_traces_with_the_session_and_signs_out() {
         location(page.headers()),
         "/auth/login?return_to=%2Fapi%2Fservices"
     );
+}
+
+#[tokio::test]
+async fn a_session_keycloak_ended_goes_back_to_the_login_not_to_an_error() {
+    // Renewing on every request (the realm's access tokens live 300 s), so the test need not
+    // wait for the token to near its end.
+    let gate = common::gate(&[
+        (
+            "GATE_OIDC_CLIENT_SECRET",
+            identity::client_secret("telemetry-console"),
+        ),
+        ("GATE_SESSION_RENEW_BEFORE_SECONDS", "300".to_owned()),
+    ])
+    .await;
+    let base = gate.base_url.as_str();
+    let session = signed_in(base, "sam").await;
+    let load = |path: &'static str, accept: &'static str| {
+        let session = session.clone();
+        async move {
+            browser()
+                .get(format!("{base}{path}"))
+                .header(COOKIE, format!("printflow_session={session}"))
+                .header(ACCEPT, accept)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Renewed with the refresh token, twice: the session goes on.
+    for _ in 0..2 {
+        assert_eq!(load("/traces", "text/html").await.status(), 200);
+    }
+    // An administrator signs sam out in Keycloak: the next renewal is refused.
+    identity::end_sessions("sam").await;
+    let page = load("/traces", "text/html").await;
+    assert_eq!(page.status(), 303, "a page load goes to the login");
+    assert_eq!(location(page.headers()), "/auth/login?return_to=%2Ftraces");
+    // The session is gone: a script gets a JSON 401 saying so, not an error page.
+    let api = load("/api/services", "application/json").await;
+    assert_eq!(api.status(), 401);
+    let body: Value = api.json().await.unwrap();
+    assert_eq!(body["code"], "session_ended");
 }
 
 #[tokio::test]
