@@ -38,6 +38,10 @@ export MES_AUTH_ISSUER_URL="${MES_AUTH_ISSUER_URL:-$ISSUER}"
 export GATE_AUTH_ISSUER_URL="${GATE_AUTH_ISSUER_URL:-$ISSUER}"
 export GATE_JAEGER_OTLP_URL="${GATE_JAEGER_OTLP_URL:-http://127.0.0.1:$JAEGER_OTLP_HTTP_PORT/v1/traces}"
 export GATE_JAEGER_QUERY_URL="${GATE_JAEGER_QUERY_URL:-http://127.0.0.1:$JAEGER_QUERY_PORT}"
+# The console's other sources (its overview, failure points and order journeys).
+export GATE_PROMETHEUS_URL="${GATE_PROMETHEUS_URL:-http://127.0.0.1:$PROMETHEUS_PORT}"
+export GATE_ALERTMANAGER_URL="${GATE_ALERTMANAGER_URL:-http://127.0.0.1:$ALERTMANAGER_PORT}"
+export GATE_CRM_URL="${GATE_CRM_URL:-http://127.0.0.1:$CRM_HTTP_PORT}"
 # Browser login at the gate (the realm's telemetry-console client) and its audit trail of trace reads.
 GATE_OIDC_CLIENT_SECRET="${GATE_OIDC_CLIENT_SECRET:-$(realm_client_secret telemetry-console)}"
 export GATE_OIDC_CLIENT_SECRET GATE_AUDIT_LOG="${GATE_AUDIT_LOG:-$LOG_DIR/gate-audit.jsonl}"
@@ -132,7 +136,7 @@ status() {
     daemon_status crm "http://127.0.0.1:$CRM_HTTP_PORT" || true
     daemon_status shop "http://127.0.0.1:$SHOP_HTTP_PORT" || true
     daemon_status mes "http://127.0.0.1:$MES_HTTP_PORT" || true
-    daemon_status gate "telemetry gate: OTLP 127.0.0.1:$GATE_OTLP_GRPC_PORT (gRPC) and 127.0.0.1:$GATE_OTLP_HTTP_PORT (HTTP), query http://127.0.0.1:$GATE_HTTP_PORT/api/..." || true
+    daemon_status gate "telemetry gate: console http://127.0.0.1:$GATE_HTTP_PORT/ (sign in as sam, riley, ada, pat), OTLP 127.0.0.1:$GATE_OTLP_GRPC_PORT (gRPC) and 127.0.0.1:$GATE_OTLP_HTTP_PORT (HTTP), query http://127.0.0.1:$GATE_HTTP_PORT/api/..." || true
     daemon_status traffic "demo traffic to Shop" || true
 }
 

@@ -115,10 +115,10 @@ pub async fn fits_width(c: &Client) -> bool {
         == serde_json::Value::Bool(true)
 }
 
-/// Saves the page as `target/console-screenshots/{name}.png`.
+/// Saves the page as `docs/screenshots/{name}.png`, where docs/console.md shows it (the folder
+/// is git-ignored: the pictures are made by every test run, not committed).
 pub async fn screenshot(c: &Client, name: &str) {
-    let dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/console-screenshots");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join(format!("{name}.png")),

@@ -2,7 +2,7 @@
 //! (WebDriver). People sign in on the real Keycloak login page; sre finds a trace on the traces
 //! page and opens its waterfall, production sees the same trace with a counted gap, a customer
 //! gets no page, a phone-sized window needs no sideways scrolling, and after signing out a page
-//! load goes back to the login. Screenshots go to `target/console-screenshots/`.
+//! load goes back to the login. Screenshots go to `docs/screenshots/` (docs/console.md).
 
 mod common;
 
