@@ -171,6 +171,21 @@ pub async fn password_token(realm: &str, client: &str, username: &str, password:
         .to_owned()
 }
 
+/// `GET url` as `user`, asking for a page (`Accept: text/html`): the status and the body.
+pub async fn page_as(user: &str, url: &str) -> (u16, String) {
+    let resp = client_as_user(user)
+        .await
+        .get(url)
+        .header(reqwest::header::ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    (
+        resp.status().as_u16(),
+        resp.text().await.unwrap_or_default(),
+    )
+}
+
 /// A token of the test Keycloak's bootstrap administrator (`admin` in realm `master`, password
 /// `KEYCLOAK_ADMIN_PASSWORD`, default the dev one), for its admin API.
 pub async fn admin_token() -> String {

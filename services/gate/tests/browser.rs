@@ -19,10 +19,7 @@ async fn people_see_the_console_their_role_allows() {
     let base = gate.base_url.clone();
     // A root operation of its own: the shared Jaeger holds other tests' traces too, and a list of
     // the slowest could leave this one out.
-    let root = format!(
-        "POST /orders {}",
-        &uuid::Uuid::new_v4().simple().to_string()[..8]
-    );
+    let root = format!("POST /orders {}", uuid::Uuid::new_v4().simple());
     let id = write_failed_job_trace(&base, &root).await;
     let driver = driver().await;
 

@@ -9,14 +9,7 @@ use common::{gate, hex, trace_id, write_failed_job_trace};
 use printflow_test_support::identity;
 
 async fn page(gate: &str, user: &str, path: &str) -> (u16, String) {
-    let resp = identity::client_as_user(user)
-        .await
-        .get(format!("{gate}{path}"))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap();
-    (resp.status().as_u16(), resp.text().await.unwrap())
+    identity::page_as(user, &format!("{gate}{path}")).await
 }
 
 #[tokio::test]

@@ -12,14 +12,7 @@ use serde_json::json;
 use std::time::Duration;
 
 async fn page(gate: &str, user: &str, path: &str) -> (u16, String) {
-    let resp = identity::client_as_user(user)
-        .await
-        .get(format!("{gate}{path}"))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap();
-    (resp.status().as_u16(), resp.text().await.unwrap())
+    identity::page_as(user, &format!("{gate}{path}")).await
 }
 
 /// A port nothing listens on.

@@ -8,34 +8,17 @@
 
 mod common;
 
-use common::port_of;
 use common::processes::{export_through_gate, telemetry_gate, telemetry_gate_with, Processes};
+use common::{port_of, HAPPY_PATH};
 use printflow_test_support::browser::{
     browser, driver, fits_width, open_signed_in, screenshot, text_of, Client, Locator,
 };
 use printflow_test_support::{eventually, identity, Monitoring, ScrapeTarget};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::time::Duration;
 
-const STATUSES: [&str; 7] = [
-    "NEW",
-    "ACCEPTED",
-    "PRINTING",
-    "POST_PROCESSING",
-    "QUALITY_CHECK",
-    "READY",
-    "SHIPPED",
-];
-
 async fn page(gate: &str, user: &str, path: &str) -> (u16, String) {
-    let resp = identity::client_as_user(user)
-        .await
-        .get(format!("{gate}{path}"))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap();
-    (resp.status().as_u16(), resp.text().await.unwrap())
+    identity::page_as(user, &format!("{gate}{path}")).await
 }
 
 /// The linked figure in the orders table's row of `status`.
@@ -62,18 +45,9 @@ fn span_links(html: &str) -> Vec<(String, bool)> {
 }
 
 async fn place_order(p: &Processes) -> (String, String) {
-    let (design, version) = p.saved_design().await;
     let resp = p
-        .http
-        .post(format!("{}/orders", p.shop.url))
-        .json(
-            &json!({"design_id": design, "design_version": version, "quantity": 1,
-            "shipping": "standard",
-            "customer": {"name": "Console Journey", "email": "console.journey@example.test"}}),
-        )
-        .send()
-        .await
-        .unwrap();
+        .place_order("Console Journey", "console.journey@example.test")
+        .await;
     assert_eq!(resp.status(), 201);
     let trace_id = resp.headers()["x-trace-id"].to_str().unwrap().to_owned();
     let body: Value = resp.json().await.unwrap();
@@ -152,11 +126,11 @@ async fn an_order_is_followed_from_the_overview_to_its_journey_and_trace() {
             let (status, html) = page(&base, "sam", &format!("/orders/{order_id}")).await;
             assert_eq!(status, 200, "{html}");
             let links = span_links(&html);
-            (links.len() == STATUSES.len()).then_some(html)
+            (links.len() == HAPPY_PATH.len()).then_some(html)
         },
     )
     .await;
-    for status in STATUSES {
+    for status in HAPPY_PATH {
         assert!(journey.contains(&format!("<td>{status}")), "{status}");
     }
     assert!(journey.contains("<td>mes #1</td>"), "{journey}");

@@ -6,7 +6,7 @@ mod common;
 
 use common::processes::{export_through_gate, telemetry_gate, Processes};
 use printflow_test_support::{eventually, identity, Jaeger};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -55,18 +55,7 @@ async fn a_real_orders_trace_is_cut_to_each_roles_view() {
     let gate = telemetry_gate().await;
     let base = gate.base_url.clone();
     let p = Processes::start(&[], |name| export_through_gate(&base, name)).await;
-    let (design, version) = p.saved_design().await;
-    let resp = p
-        .http
-        .post(format!("{}/orders", p.shop.url))
-        .json(
-            &json!({"design_id": design, "design_version": version, "quantity": 1,
-            "shipping": "standard",
-            "customer": {"name": "Ada Tracer", "email": "ada.tracer@example.test"}}),
-        )
-        .send()
-        .await
-        .unwrap();
+    let resp = p.place_order("Ada Tracer", "ada.tracer@example.test").await;
     assert_eq!(resp.status(), 201);
     let trace_id = resp.headers()["x-trace-id"].to_str().unwrap().to_owned();
 

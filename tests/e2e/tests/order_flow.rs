@@ -3,19 +3,9 @@
 
 mod common;
 
-use common::Stack;
+use common::{Stack, HAPPY_PATH};
 use printflow_test_support::TestVhost;
 use std::time::Duration;
-
-const HAPPY_PATH: [&str; 7] = [
-    "NEW",
-    "ACCEPTED",
-    "PRINTING",
-    "POST_PROCESSING",
-    "QUALITY_CHECK",
-    "READY",
-    "SHIPPED",
-];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn order_placed_through_shop_is_shipped_with_full_history() {

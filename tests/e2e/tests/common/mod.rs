@@ -9,6 +9,17 @@
 
 pub mod processes;
 
+/// The statuses of an order that goes well, in order.
+pub const HAPPY_PATH: [&str; 7] = [
+    "NEW",
+    "ACCEPTED",
+    "PRINTING",
+    "POST_PROCESSING",
+    "QUALITY_CHECK",
+    "READY",
+    "SHIPPED",
+];
+
 use printflow_test_support::{eventually, identity, TestDatabase};
 use serde_json::{json, Value};
 use std::collections::HashMap;

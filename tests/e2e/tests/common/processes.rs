@@ -200,6 +200,21 @@ impl Processes {
         let _ = std::fs::remove_dir_all(&self.models);
     }
 
+    /// Places an order of a freshly saved design as customer `alice` for `name` <`email`>;
+    /// the Shop's answer.
+    pub async fn place_order(&self, name: &str, email: &str) -> reqwest::Response {
+        let (design, version) = self.saved_design().await;
+        self.http
+            .post(format!("{}/orders", self.shop.url))
+            .json(
+                &json!({"design_id": design, "design_version": version, "quantity": 1,
+                "shipping": "standard", "customer": {"name": name, "email": email}}),
+            )
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Designs and saves a small product; returns (design id, version).
     pub async fn saved_design(&self) -> (String, i64) {
         let page: Value = self
