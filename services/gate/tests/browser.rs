@@ -85,6 +85,8 @@ async fn people_see_the_console_their_role_allows() {
     assert!(main.contains("1 span hidden"), "{main}");
     assert!(!main.contains("POST /orders"));
     assert!(main.contains("process mes.order-created"));
+    // Production's menu: the overview and the traces, not the orders nor the failure points.
+    assert_eq!(text_of(&c, "nav").await, "Overview Traces");
     screenshot(&c, "waterfall-production").await;
     c.close().await.unwrap();
 

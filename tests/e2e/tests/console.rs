@@ -188,6 +188,8 @@ async fn in_a_browser(base: &str, order_id: &str, trace_id: &str) {
     let c = browser(&driver).await;
     open_signed_in(&c, base, "sam", "/").await;
     assert_eq!(text_of(&c, "h1").await, "Overview");
+    // Support's menu has the orders, not the failure points.
+    assert_eq!(text_of(&c, "nav").await, "Overview Orders Traces");
     screenshot(&c, "overview-support").await;
     c.set_window_size(390, 844).await.unwrap();
     screenshot(&c, "overview-support-390px").await;
@@ -252,6 +254,12 @@ async fn in_a_browser(base: &str, order_id: &str, trace_id: &str) {
     let c = browser(&driver).await;
     open_signed_in(&c, base, "ada", "/failure-points").await;
     assert_eq!(text_of(&c, "h1").await, "Failure points");
+    assert_eq!(
+        text_of(&c, "nav").await,
+        "Overview Orders Traces Failure points"
+    );
+    let point7 = text_of(&c, "#point-7").await;
+    assert!(point7.contains("firing"), "{point7}");
     screenshot(&c, "failure-points-admin").await;
     c.close().await.unwrap();
 }

@@ -99,11 +99,12 @@ pub struct Frame {
 /// A whole page: header with the navigation and who is signed in, then `body`.
 pub fn page(title: &str, frame: &Frame, body: &str) -> String {
     let mut out = String::with_capacity(body.len() + 4096);
-    let nav: String = frame
+    let nav = frame
         .links
         .iter()
         .map(|(href, label)| format!(r#"<a href="{href}">{label}</a>"#))
-        .collect();
+        .collect::<Vec<_>>()
+        .join(" ");
     let _ = write!(
         out,
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8">
