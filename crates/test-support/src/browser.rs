@@ -9,13 +9,25 @@ use fantoccini::ClientBuilder;
 use std::time::Duration;
 use tokio::process::{Child, Command};
 
-/// chromium-driver on a free port, killed when dropped.
+/// chromium-driver on a free port; dropped, it is killed with every browser it started.
 #[derive(Debug)]
 pub struct Driver {
-    /// The driver process.
-    _child: Child,
+    /// The driver process, leader of its own process group (the browsers are in it too).
+    child: Child,
     /// Its WebDriver URL.
     url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // Killing the driver alone leaves its Chromium processes running (a test that panics
+        // never closes its session): the whole group goes.
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .status();
+        }
+    }
 }
 
 /// Starts chromium-driver and waits until it answers.
@@ -26,6 +38,7 @@ pub async fn driver() -> Driver {
         .port();
     let child = Command::new("chromedriver")
         .arg(format!("--port={port}"))
+        .process_group(0)
         .kill_on_drop(true)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -39,7 +52,7 @@ pub async fn driver() -> Driver {
             .filter(|r| r.status().is_success())
     })
     .await;
-    Driver { _child: child, url }
+    Driver { child, url }
 }
 
 /// A fresh headless Chromium, 1280 × 900, with its own profile (no cookies of another test).
