@@ -20,6 +20,6 @@ pub mod status;
 
 pub use catalog::Sort;
 pub use customer::CustomerFieldError;
-pub use messages::{DecodeError, Envelope, OrderCreated, OrderStatusChanged};
+pub use messages::{DecodeError, Envelope, OrderCancelled, OrderCreated, OrderStatusChanged};
 pub use print_spec::{Material, PrintSpec, PrintSpecError};
 pub use status::{FailureReason, OrderStatus};

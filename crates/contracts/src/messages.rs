@@ -17,6 +17,8 @@ pub const EVENTS_EXCHANGE: &str = "printflow.events";
 pub const ORDER_CREATED: &str = "order.created";
 /// Routing key and `type` of [`OrderStatusChanged`].
 pub const ORDER_STATUS_CHANGED: &str = "order.status_changed";
+/// Routing key and `type` of [`OrderCancelled`].
+pub const ORDER_CANCELLED: &str = "order.cancelled";
 /// The only schema version this build reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -142,6 +144,19 @@ pub struct OrderCreated {
 
 impl Event for OrderCreated {
     const TYPE: &'static str = ORDER_CREATED;
+}
+
+/// CRM cancelled an order (on request, while it had not reached a printer); MES stops its job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderCancelled {
+    /// The order.
+    pub order_id: Uuid,
+    /// When CRM cancelled it.
+    pub cancelled_at: DateTime<Utc>,
+}
+
+impl Event for OrderCancelled {
+    const TYPE: &'static str = ORDER_CANCELLED;
 }
 
 /// MES moved an order's production job to a new status.

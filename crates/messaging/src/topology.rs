@@ -4,7 +4,9 @@
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, ExchangeKind};
-use printflow_contracts::messages::{EVENTS_EXCHANGE, ORDER_CREATED, ORDER_STATUS_CHANGED};
+use printflow_contracts::messages::{
+    EVENTS_EXCHANGE, ORDER_CANCELLED, ORDER_CREATED, ORDER_STATUS_CHANGED,
+};
 
 /// Where rejected and poison messages go (direct exchange, routing key = source queue name).
 pub const DEAD_LETTER_EXCHANGE: &str = "printflow.dlx";
@@ -35,6 +37,13 @@ pub const MES_ORDER_CREATED: QueueSpec = QueueSpec {
     binding_key: ORDER_CREATED,
 };
 
+/// MES takes cancellations from here (a queue of its own: a cancellation may overtake the order's
+/// `order.created`, and MES keeps a note of it until then).
+pub const MES_ORDER_CANCELLED: QueueSpec = QueueSpec {
+    name: "mes.order_cancelled",
+    binding_key: ORDER_CANCELLED,
+};
+
 /// CRM takes production status changes from here.
 pub const CRM_ORDER_STATUS_CHANGED: QueueSpec = QueueSpec {
     name: "crm.order_status_changed",
@@ -42,7 +51,11 @@ pub const CRM_ORDER_STATUS_CHANGED: QueueSpec = QueueSpec {
 };
 
 /// Every work queue in the system.
-pub const ALL_QUEUES: [QueueSpec; 2] = [MES_ORDER_CREATED, CRM_ORDER_STATUS_CHANGED];
+pub const ALL_QUEUES: [QueueSpec; 3] = [
+    MES_ORDER_CREATED,
+    MES_ORDER_CANCELLED,
+    CRM_ORDER_STATUS_CHANGED,
+];
 
 fn quorum_args() -> FieldTable {
     let mut args = FieldTable::default();

@@ -160,10 +160,10 @@ async fn orders_per_status_equal_the_database_also_right_after_a_restart() {
         ),
         0.0
     );
-    // The four order.created events went out through the outbox.
-    let relayed = eventually("order.created events relayed", WAIT, || async {
+    // The four order.created events and the one order.cancelled went out through the outbox.
+    let relayed = eventually("the events relayed", WAIT, || async {
         let s = scrape(&t).await;
-        (value(&s, "printflow_outbox_published_total", &[]) == 4.0
+        (value(&s, "printflow_outbox_published_total", &[]) == 5.0
             && value(&s, "printflow_outbox_pending", &[]) == 0.0)
             .then_some(s)
     })

@@ -3,12 +3,15 @@
 
 mod common;
 
-use common::{order_request, spawn_app, spawn_app_with};
+use common::{order_request, peek_messages, spawn_app, spawn_app_with};
+use printflow_contracts::messages::decode;
 use printflow_contracts::orders::OrderView;
+use printflow_contracts::OrderCancelled;
 use printflow_contracts::OrderStatus;
 use printflow_crm::orders::list::OrderPage;
 use printflow_crm::orders::read::HistoryView;
 use printflow_crm::status_events::EventOutcome;
+use printflow_messaging::topology::MES_ORDER_CANCELLED;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -67,6 +70,35 @@ async fn cancel_is_allowed_only_before_printing() {
     t.wait_for_status(accepted, OrderStatus::Accepted).await;
     let (code, _) = t.post_empty(&format!("/orders/{accepted}/cancel")).await;
     assert_eq!(code, StatusCode::OK);
+    // MES is told, through the outbox, for both cancelled orders.
+    let messages = peek_messages(&t.vhost, MES_ORDER_CANCELLED.name, 2).await;
+    let told: BTreeSet<Uuid> = messages
+        .iter()
+        .map(|m| {
+            let body = m["payload"].as_str().unwrap().as_bytes();
+            decode::<OrderCancelled>(body)
+                .expect("a valid order.cancelled")
+                .data
+                .order_id
+        })
+        .collect();
+    assert_eq!(told, BTreeSet::from([order.order_id, accepted]));
+    // MES stops the job and says so: applied as a confirmation, nothing changes.
+    t.send_status(accepted, 2, OrderStatus::Cancelled).await;
+    let inbox = t.wait_for_events(accepted, 2).await;
+    assert_eq!(inbox.events[1].outcome, EventOutcome::Applied);
+    assert_eq!(
+        inbox.events[1].reason.as_deref(),
+        Some("confirms the cancellation made in CRM")
+    );
+    let (_, body) = t.get(&format!("/orders/{accepted}/history")).await;
+    let history: HistoryView = serde_json::from_value(body).unwrap();
+    assert_eq!(
+        history.entries.len(),
+        3,
+        "created, accepted, cancelled by CRM"
+    );
+    assert_eq!(history.entries[2].source, "crm");
 
     let printing = t.create_order().await.order_id;
     t.send_status(printing, 1, OrderStatus::Accepted).await;

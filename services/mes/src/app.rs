@@ -1,8 +1,9 @@
 //! Start-up: what MES adds to the shared runtime — its database (with the printers created) and
-//! broker, its routes, and three background tasks: the `order.created` consumer, the outbox
-//! relay and the scheduler.
+//! broker, its routes, and four background tasks: the `order.created` and `order.cancelled`
+//! consumers, the outbox relay and the scheduler.
 
 use crate::config::Config;
+use crate::jobs::cancel::OrderCancellation;
 use crate::jobs::intake::OrderIntake;
 use crate::jobs::verify::ModelVerifier;
 use crate::metrics::MesMetrics;
@@ -12,7 +13,7 @@ use crate::shop_client::ShopClient;
 use crate::state::AppState;
 use anyhow::Context;
 use printflow_auth::ServiceToken;
-use printflow_messaging::topology::MES_ORDER_CREATED;
+use printflow_messaging::topology::{MES_ORDER_CANCELLED, MES_ORDER_CREATED};
 use printflow_messaging::OutboxSignal;
 use printflow_runtime::{Runtime, Service};
 use printflow_web::config::{ConfigError, ConfigSource};
@@ -41,7 +42,11 @@ impl Service for Mes {
         crate::printers::ensure_printers(&pool, config.printers)
             .await
             .context("create printers")?;
-        let messaging = runtime.messaging(&config.broker, "printflow-mes", &[MES_ORDER_CREATED]);
+        let messaging = runtime.messaging(
+            &config.broker,
+            "printflow-mes",
+            &[MES_ORDER_CREATED, MES_ORDER_CANCELLED],
+        );
         MesMetrics::register(runtime.metrics(), pool.clone());
         // One signal, shared by the handlers, the consumer and the scheduler: whoever commits an
         // event wakes the relay.
@@ -53,6 +58,11 @@ impl Service for Mes {
             signal: signal.clone(),
         };
         let intake = Arc::new(OrderIntake {
+            pool: pool.clone(),
+            production: production.clone(),
+            signal: signal.clone(),
+        });
+        let cancellation = Arc::new(OrderCancellation {
             pool: pool.clone(),
             production: production.clone(),
             signal: signal.clone(),
@@ -79,6 +89,7 @@ impl Service for Mes {
             .routes(routes)
             .openapi(OPENAPI)
             .consumer(&messaging, MES_ORDER_CREATED, intake)
+            .consumer(&messaging, MES_ORDER_CANCELLED, cancellation)
             .outbox_relay(&messaging, &pool, signal)
             .task("scheduler", move |stop| scheduler.run(stop)))
     }

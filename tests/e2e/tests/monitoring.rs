@@ -9,19 +9,6 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-async fn set_printers(stack: &Stack, action: &str) {
-    let printers = stack.get(&format!("{}/printers", stack.mes)).await;
-    for p in printers.as_array().unwrap() {
-        let (status, _) = stack
-            .post(
-                &format!("{}/printers/{}/{action}", stack.mes, p["id"]),
-                &json!({}),
-            )
-            .await;
-        assert_eq!(status, 200);
-    }
-}
-
 /// The first notified alert matching `alertname`, `status` (firing/resolved) and label filters.
 async fn wait_alert(
     mon: &Monitoring,
@@ -54,7 +41,7 @@ async fn an_order_overstaying_a_status_fires_the_alert_and_its_release_resolves_
     let mon = Monitoring::start(&[ScrapeTarget::service("crm", port_of(&stack.crm))]).await;
 
     // Every printer paused: the order waits in ACCEPTED past its 2 s limit.
-    set_printers(&stack, "pause").await;
+    stack.set_printers("pause").await;
     let (design, version) = stack.saved_design().await;
     let order_id = stack.place_order(&design, version, 1).await;
     stack
@@ -82,7 +69,7 @@ async fn an_order_overstaying_a_status_fires_the_alert_and_its_release_resolves_
         .contains("ACCEPTED"));
 
     // Unpausing lets the order move on; the alert resolves and the resolution is notified.
-    set_printers(&stack, "resume").await;
+    stack.set_printers("resume").await;
     stack
         .wait_for_status(&order_id, "SHIPPED", Duration::from_secs(60))
         .await;

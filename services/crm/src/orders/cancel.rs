@@ -1,4 +1,5 @@
-//! `POST /orders/{id}/cancel`: allowed only while the order has not reached a printer.
+//! `POST /orders/{id}/cancel`: allowed only while the order has not reached a printer; MES is
+//! told through the outbox (`order.cancelled`) and stops the job.
 
 use super::{parse_status, traced, OrderError, OrderRow, ORDER_COLUMNS};
 use crate::db::Db;
@@ -6,11 +7,14 @@ use crate::metrics::CrmMetrics;
 use crate::status_trace::StatusChange;
 use chrono::{DateTime, Utc};
 use printflow_contracts::orders::OrderView;
-use printflow_contracts::OrderStatus;
+use printflow_contracts::{Envelope, OrderCancelled, OrderStatus};
+use printflow_messaging::{outbox, OutboxSignal};
 use tracing::field::Empty;
 use uuid::Uuid;
 
-/// Cancels the order if [`OrderStatus::is_cancellable`] allows it, with a history entry.
+/// Cancels the order if [`OrderStatus::is_cancellable`] allows it, with a history entry and an
+/// `order.cancelled` event for MES in the same transaction (so production hears of every
+/// cancellation, however the broker fares).
 ///
 /// The row is locked first, so a cancel and a concurrent MES status event are serialised: the
 /// event then sees `CANCELLED` and is rejected as an illegal transition (or the cancel sees the
@@ -28,10 +32,14 @@ use uuid::Uuid;
 )]
 pub async fn cancel_order(
     db: &Db,
+    signal: &OutboxSignal,
     metrics: &CrmMetrics,
     order_id: Uuid,
 ) -> Result<OrderView, OrderError> {
     let result = traced(cancel_in_transaction(db, order_id).await);
+    if result.is_ok() {
+        signal.wake();
+    }
     let span = tracing::Span::current();
     match &result {
         Ok((view, change)) => {
@@ -93,6 +101,11 @@ async fn cancel_in_transaction(
     .bind(row.status_since)
     .execute(&mut *tx)
     .await?;
+    let event = Envelope::new(OrderCancelled {
+        order_id,
+        cancelled_at: row.status_since,
+    });
+    outbox::enqueue(&mut tx, &event).await?;
     tx.commit().await?;
     let change = StatusChange {
         order_id,

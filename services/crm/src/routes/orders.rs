@@ -73,5 +73,7 @@ pub async fn cancel(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
 ) -> Result<Json<OrderView>, ApiError> {
-    Ok(Json(cancel_order(&state.db, &state.metrics, id).await?))
+    Ok(Json(
+        cancel_order(&state.db, &state.outbox, &state.metrics, id).await?,
+    ))
 }

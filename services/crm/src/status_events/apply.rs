@@ -115,6 +115,14 @@ enum Note {
     Ignored(StatusIgnored),
     /// The event waits for a gap to fill (`order.status.pending`).
     Pending(StatusPending),
+    /// MES confirmed a cancellation CRM had made (`order.status.confirmed`): applied, nothing
+    /// to change.
+    Confirmed {
+        /// The order.
+        order_id: Uuid,
+        /// The event's sequence.
+        sequence: i64,
+    },
 }
 
 impl Note {
@@ -124,6 +132,12 @@ impl Note {
             Note::Rejected(n) => n.emit(),
             Note::Ignored(n) => n.emit(),
             Note::Pending(n) => n.emit(),
+            Note::Confirmed { order_id, sequence } => tracing::info!(
+                order.id = %order_id,
+                order.status.sequence = sequence,
+                order.status.to = OrderStatus::Cancelled.as_str(),
+                "order.status.confirmed"
+            ),
         }
     }
 
@@ -132,6 +146,7 @@ impl Note {
         match self {
             Note::Changed(c) => c.sequence.map(|s| (s, EventOutcome::Applied)),
             Note::Rejected(r) => Some((r.sequence, EventOutcome::Rejected)),
+            Note::Confirmed { sequence, .. } => Some((*sequence, EventOutcome::Applied)),
             Note::Ignored(_) | Note::Pending(_) => None,
         }
     }
@@ -420,6 +435,23 @@ async fn apply_pending(
                 .map_err(|e: printflow_contracts::status::UnknownStatus| {
                     ApplyError::Corrupt(e.to_string())
                 })?;
+        if current == OrderStatus::Cancelled && to == OrderStatus::Cancelled {
+            // MES stopped the job of an order CRM cancelled: the order is already there.
+            processed_unchanged(
+                conn,
+                order_id,
+                event.sequence,
+                EventOutcome::Applied,
+                "confirms the cancellation made in CRM",
+            )
+            .await?;
+            notes.push(Note::Confirmed {
+                order_id,
+                sequence: event.sequence,
+            });
+            last_processed = event.sequence;
+            continue;
+        }
         match check_transition(current, to) {
             Ok(()) => {
                 let failure_reason =
@@ -478,17 +510,12 @@ async fn apply_pending(
                 current = to;
             }
             Err(reason) => {
-                sqlx::query("UPDATE orders SET last_source_sequence = $2 WHERE id = $1")
-                    .bind(order_id)
-                    .bind(event.sequence)
-                    .execute(&mut *conn)
-                    .await?;
-                set_outcome(
+                processed_unchanged(
                     conn,
                     order_id,
                     event.sequence,
                     EventOutcome::Rejected,
-                    Some(&reason),
+                    &reason,
                 )
                 .await?;
                 notes.push(Note::Rejected(StatusRejection {
@@ -502,6 +529,23 @@ async fn apply_pending(
         }
         last_processed = event.sequence;
     }
+}
+
+/// Marks event `sequence` processed without a status change: the order's last processed
+/// sequence moves on and the inbox row gets `outcome` and `reason`.
+async fn processed_unchanged(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    sequence: i64,
+    outcome: EventOutcome,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE orders SET last_source_sequence = $2 WHERE id = $1")
+        .bind(order_id)
+        .bind(sequence)
+        .execute(&mut *conn)
+        .await?;
+    set_outcome(conn, order_id, sequence, outcome, Some(reason)).await
 }
 
 async fn set_outcome(

@@ -1,5 +1,6 @@
 //! `order.created` -> a production job in `ACCEPTED` (seed point 5: the message is only acked
-//! once the job and its first status event are committed).
+//! once the job and its first status event are committed), or in `CANCELLED` when CRM's
+//! cancellation arrived first (see [`crate::jobs::cancel`]).
 
 use crate::jobs::trace_context::{self, StepError};
 use crate::jobs::transition::{transition, TransitionError};
@@ -31,6 +32,8 @@ pub struct OrderIntake {
 pub enum Intake {
     /// A new job was created and `ACCEPTED` enqueued.
     Created(Uuid),
+    /// The order had been cancelled before it arrived: its job was created and cancelled.
+    Cancelled(Uuid),
     /// The order already has a job (redelivery or duplicate publish); nothing changed.
     Duplicate,
 }
@@ -107,6 +110,27 @@ impl OrderIntake {
         };
         span.record("mes.job.duplicate", false);
         span.record("job.id", tracing::field::display(job.id));
+        let cancelled: Option<Uuid> = sqlx::query_scalar(
+            "DELETE FROM cancelled_orders WHERE order_id = $1 RETURNING order_id",
+        )
+        .bind(order.order_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if cancelled.is_some() {
+            transition(
+                &mut tx,
+                &self.production,
+                &job,
+                OrderStatus::Cancelled,
+                None,
+                Some("cancelled in CRM before production received it".to_owned()),
+            )
+            .await?;
+            tx.commit().await?;
+            self.signal.wake();
+            tracing::info!(job.id = %job.id, "job cancelled at intake");
+            return Ok(Intake::Cancelled(job.id));
+        }
         let job = transition(
             &mut tx,
             &self.production,

@@ -1,6 +1,7 @@
 //! Production jobs: one per order, moved through the order state machine by the scheduler and by
 //! operators, always through [`transition::transition`].
 
+pub mod cancel;
 pub mod intake;
 pub mod queries;
 pub mod trace_context;

@@ -15,8 +15,12 @@ use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicGetOptions, QueueBindOptions, QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
-use printflow_contracts::messages::{decode, Shipping, EVENTS_EXCHANGE};
-use printflow_contracts::{Envelope, OrderCreated, OrderStatus, OrderStatusChanged, PrintSpec};
+use printflow_contracts::messages::{
+    decode, Shipping, EVENTS_EXCHANGE, ORDER_CANCELLED, ORDER_CREATED,
+};
+use printflow_contracts::{
+    Envelope, OrderCancelled, OrderCreated, OrderStatus, OrderStatusChanged, PrintSpec,
+};
 use printflow_mes::{Application, Config};
 use printflow_messaging::{Broker, OutgoingMessage, Publisher};
 use printflow_test_support::{eventually, identity, TestDatabase, TestVhost};
@@ -142,16 +146,31 @@ impl TestApp {
 
     /// Publishes any body with routing key `order.created`.
     pub async fn publish_body(&self, message_id: Uuid, body: Vec<u8>) {
+        self.publish_as(ORDER_CREATED, message_id, body).await;
+    }
+
+    /// Publishes `order.cancelled` for `order_id` as CRM would.
+    pub async fn publish_cancel(&self, order_id: Uuid) {
+        let envelope = Envelope::new(OrderCancelled {
+            order_id,
+            cancelled_at: chrono::Utc::now(),
+        });
+        let body = serde_json::to_vec(&envelope).unwrap();
+        self.publish_as(ORDER_CANCELLED, envelope.message_id, body)
+            .await;
+    }
+
+    async fn publish_as(&self, routing_key: &str, message_id: Uuid, body: Vec<u8>) {
         self.publisher
             .publish(OutgoingMessage {
                 exchange: EVENTS_EXCHANGE.to_owned(),
-                routing_key: "order.created".to_owned(),
+                routing_key: routing_key.to_owned(),
                 message_id: message_id.to_string(),
                 body,
                 headers: BTreeMap::new(),
             })
             .await
-            .expect("publish order.created");
+            .unwrap_or_else(|e| panic!("publish {routing_key}: {e}"));
     }
 
     /// `GET path` -> (status, JSON body).

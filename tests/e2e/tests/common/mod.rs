@@ -273,6 +273,16 @@ impl Stack {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// `pause` or `resume` every printer of MES (as production).
+    pub async fn set_printers(&self, action: &str) {
+        let printers = self.get(&format!("{}/printers", self.mes)).await;
+        for p in printers.as_array().expect("a list of printers") {
+            let url = format!("{}/printers/{}/{action}", self.mes, p["id"]);
+            let (status, body) = self.post(&url, &json!({})).await;
+            assert_eq!(status, 200, "{action}: {body}");
+        }
+    }
+
     /// Picks a small catalog product, designs it, saves version 1; returns (design id, version).
     pub async fn saved_design(&self) -> (String, i64) {
         let page = self
