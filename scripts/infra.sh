@@ -536,9 +536,13 @@ up_keycloak() {
         # --hostname pins the issuer (otherwise it follows the request's Host header);
         # --cache=local is a run-time option (build does not keep it) and without it Keycloak
         # opens cluster ports on the external interface; --http-host keeps it on loopback.
+        # Dev only: brute-force detection stays on (failed logins lock a user), but two logins of
+        # one dev user at the same moment, which parallel tests make, are not taken for an
+        # attack (Keycloak 26 answers the second "user_temporarily_disabled" by default).
         daemon_start keycloak keycloak "${KEYCLOAK_ENV[@]}" "$KEYCLOAK_HOME/dist/bin/kc.sh" start --optimized \
             --http-enabled=true --http-host=127.0.0.1 --http-port="$KEYCLOAK_PORT" \
-            --hostname="$KEYCLOAK_URL" --cache=local --import-realm
+            --hostname="$KEYCLOAK_URL" --cache=local --import-realm \
+            --spi-brute-force-protector--default-brute-force-detector--allow-concurrent-requests=true
     fi
     daemon_wait keycloak 120
 }

@@ -108,12 +108,15 @@ async fn ensure_template(admin: &mut PgConnection, template: &str, migrate: Migr
         pool.close().await;
         // PostgreSQL refuses to rename (or copy) a database that has a session. `close` does not
         // always catch a connection that was on its way back to the pool when it was called, so
-        // end any session still on the build (it is ours alone), then wait until none is left.
+        // end any client session still on the build (it is ours alone), then wait until none is
+        // left. Only client sessions: an autovacuum worker may be analysing the freshly migrated
+        // tables, it is a superuser process this role may not end, and the rename itself stops
+        // it (PostgreSQL signals autovacuum workers in the way of a rename).
         let building_name = building.clone();
         let admin_ref = &mut *admin;
         sqlx::query(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE datname = $1 AND pid <> pg_backend_pid()",
+             WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
         )
         .bind(&building_name)
         .execute(&mut *admin_ref)
@@ -121,12 +124,14 @@ async fn ensure_template(admin: &mut PgConnection, template: &str, migrate: Migr
         .expect("end sessions on the template build");
         let mut idle = false;
         for _ in 0..200 {
-            let sessions: i64 =
-                sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = $1")
-                    .bind(&building_name)
-                    .fetch_one(&mut *admin_ref)
-                    .await
-                    .expect("count template sessions");
+            let sessions: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity
+                     WHERE datname = $1 AND backend_type = 'client backend'",
+            )
+            .bind(&building_name)
+            .fetch_one(&mut *admin_ref)
+            .await
+            .expect("count template sessions");
             if sessions == 0 {
                 idle = true;
                 break;
