@@ -61,13 +61,11 @@ read -r o50 o95 omax okb <<<"$(times "$GATE/overview")"
 log "journey of order $best ($best_spans spans), $REQUESTS loads"
 read -r j50 j95 jmax jkb <<<"$(times "$GATE/orders/$best")"
 
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
-mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
 table=$(cat <<TABLE
 
 ### Console pages ($(date -u +%Y-%m-%d), commit $(git -C "$ROOT" rev-parse --short HEAD))
 
-Machine: $(nproc) cores ($cpu), $mem, $(. /etc/os-release && echo "$PRETTY_NAME"); the whole
+Machine: $(machine_summary); the whole
 stack (scripts/stack.sh up, debug builds) with its demo traffic running on the same machine;
 $REQUESTS loads of each page one after another as sam (support), after 3 warm-up loads; time to
 the last byte of the HTML (curl), which is the whole page (nothing else is loaded).

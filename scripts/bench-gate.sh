@@ -87,13 +87,11 @@ in_rate=$(awk -v n="$accepted" -v d="$DURATION" 'BEGIN {printf "%.0f", n / d}')
 batch_rate=$(awk -v n="$accepted" -v d="$DURATION" -v s="$SPANS" 'BEGIN {printf "%.0f", n / s / d}')
 stored_rate=$(awk -v n="$stored" -v d="$drained_s" 'BEGIN {printf "%.0f", n / d}')
 
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
-mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
 table=$(cat <<TABLE
 
 ### Telemetry gate ingestion ($(date -u +%Y-%m-%d), commit $(git -C "$ROOT" rev-parse --short HEAD))
 
-Machine: $(nproc) cores ($cpu), $mem, $(. /etc/os-release && echo "$PRETTY_NAME"); wrk -t2
+Machine: $(machine_summary); wrk -t2
 -c$CONNECTIONS, ${DURATION} s, one OTLP/HTTP batch of $SPANS spans posted with the Shop's token to
 a release build of the gate (its own tracing on), in front of Jaeger (memory storage); Keycloak,
 Jaeger, the gate and wrk on the same machine.

@@ -104,14 +104,12 @@ on_p99=$(col 3 "${ON[@]}"); off_p99=$(col 3 "${OFF[@]}")
 lost=$(awk -v a="$on_rps" -v b="$off_rps" 'BEGIN {printf "%.1f", (b - a) / b * 100}')
 added=$(awk -v a="$on_p99" -v b="$off_p99" 'BEGIN {printf "%.3f", a - b}')
 
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
-mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
 when=$(date -u +%Y-%m-%d)
 table=$(cat <<TABLE
 
 ### Catalog search, tracing on vs off ($when)
 
-Machine: $(nproc) cores ($cpu), $mem, $(. /etc/os-release && echo "$PRETTY_NAME"); wrk -t2 -c$CONNECTIONS,
+Machine: $(machine_summary); wrk -t2 -c$CONNECTIONS,
 ${DURATION} s per run, $ROUNDS rounds each, medians; query \`$QUERY\`; release builds; PostgreSQL,
 Keycloak, the gate, Jaeger and wrk on the same machine.
 

@@ -56,13 +56,11 @@ firing=$(grep -c '^firing ' "$seen" || true)
 alerts=$(sort -u "$seen" | awk '{printf "| %s | %s | %s |\n", $2, $1, ($3 == "" ? "-" : $3)}')
 if ((firing == 0)); then verdict="passed: no alert fired"; else verdict="FAILED: alerts fired without a fault"; fi
 
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
-mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
 report=$(cat <<REPORT
 
 ### Quiet run ($(date -u +%Y-%m-%d), commit $(git -C "$ROOT" rev-parse --short HEAD))
 
-Machine: $(nproc) cores ($cpu), $mem, $(. /etc/os-release && echo "$PRETTY_NAME"); the stack
+Machine: $(machine_summary); the stack
 (scripts/stack.sh up) with its demo traffic, no fault, for $MINUTES min; Prometheus' alert states
 read every 15 s. Orders placed meanwhile: $placed, shipped: $shipped. Verdict: **$verdict**.
 

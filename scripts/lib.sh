@@ -138,6 +138,14 @@ ports_free() {
 
 http_ok() { curl -fsS -o /dev/null --max-time 2 "$@" 2>/dev/null; }
 
+# machine_summary: "N cores (CPU model), M GiB, OS", for the benchmark and drill reports.
+machine_summary() {
+    local cpu mem
+    cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
+    mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
+    printf '%s cores (%s), %s, %s' "$(nproc)" "$cpu" "$mem" "$(. /etc/os-release && echo "$PRETTY_NAME")"
+}
+
 pkg_installed() {
     [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" == installed ]]
 }

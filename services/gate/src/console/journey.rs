@@ -112,13 +112,11 @@ fn short_link(id: &str) -> String {
 
 /// A `<time>` for an RFC 3339 JSON string.
 fn rfc3339(v: &Value) -> String {
-    v.as_str()
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| html::time(t.timestamp_micros()))
-        .unwrap_or_default()
+    micros(v).map(html::time).unwrap_or_default()
 }
 
-fn micros(v: &Value) -> Option<i64> {
+/// Microseconds since the epoch of an RFC 3339 JSON string.
+pub fn micros(v: &Value) -> Option<i64> {
     v.as_str()
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
         .map(|t| t.timestamp_micros())

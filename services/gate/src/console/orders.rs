@@ -104,10 +104,7 @@ pub(super) async fn order(
         .into_iter()
         .map(|l| (l.label("status").to_owned(), l.value))
         .collect();
-    let created = order["created_at"]
-        .as_str()
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.timestamp_micros());
+    let created = journey::micros(&order["created_at"]);
     let roles = caller.roles.iter().map(|r| r.as_str());
     let trace = match s.query.policy.view_for(roles) {
         None => Err("Your roles show no traces.".to_owned()),

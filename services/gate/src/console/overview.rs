@@ -4,7 +4,7 @@
 
 use super::chart::{self, Band, Line};
 use super::html::{count, esc, link, seconds};
-use super::sources::{Down, Sample, Sources};
+use super::sources::{Down, Sample, Series, Sources};
 use printflow_contracts::OrderStatus;
 use std::fmt::Write;
 
@@ -395,6 +395,26 @@ fn latency_card(out: &mut String, s: &Sources, f: &Figures) {
     out.push_str("</section>");
 }
 
+/// The points of the first series of a range answer (none when Prometheus has no data).
+fn points(answer: Result<Vec<Series>, Down>) -> Result<Vec<(f64, f64)>, Down> {
+    answer.map(|series| {
+        series
+            .into_iter()
+            .next()
+            .map(|s| s.points)
+            .unwrap_or_default()
+    })
+}
+
+/// A chart, or what kept it from being drawn.
+fn chart_or_down(chart: Result<String, Down>) -> String {
+    chart.unwrap_or_else(|e| {
+        let mut out = String::new();
+        down(&mut out, &e);
+        out
+    })
+}
+
 async fn lead_chart(s: &Sources, now: f64) -> String {
     let (span, step) = LEAD_CHART;
     let (avg, p50, p95) = tokio::join!(
@@ -402,33 +422,23 @@ async fn lead_chart(s: &Sources, now: f64) -> String {
         s.range(LEAD_P50, now, span, step),
         s.range(LEAD_P95, now, span, step),
     );
-    match (avg, p50, p95) {
-        (Ok(avg), Ok(p50), Ok(p95)) => {
-            let points = |v: &[super::sources::Series]| {
-                v.first().map(|s| s.points.clone()).unwrap_or_default()
-            };
-            let (avg, p50, p95) = (points(&avg), points(&p50), points(&p95));
-            chart::render(
-                "Lead time over the last 6 hours: average, and the band from p50 to p95",
-                &[Line {
-                    name: "average",
-                    class: "c1",
-                    points: &avg,
-                }],
-                Some(&Band {
-                    name: "p50–p95",
-                    lower: &p50,
-                    upper: &p95,
-                }),
-                &seconds,
-            )
-        }
-        (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => {
-            let mut out = String::new();
-            down(&mut out, &e);
-            out
-        }
-    }
+    chart_or_down((|| {
+        let (avg, p50, p95) = (points(avg)?, points(p50)?, points(p95)?);
+        Ok(chart::render(
+            "Lead time over the last 6 hours: average, and the band from p50 to p95",
+            &[Line {
+                name: "average",
+                class: "c1",
+                points: &avg,
+            }],
+            Some(&Band {
+                name: "p50–p95",
+                lower: &p50,
+                upper: &p95,
+            }),
+            &seconds,
+        ))
+    })())
 }
 
 async fn hourly_chart(s: &Sources, now: f64) -> String {
@@ -437,34 +447,24 @@ async fn hourly_chart(s: &Sources, now: f64) -> String {
         s.range(PLACED, now, span, step),
         s.range(SHIPPED, now, span, step)
     );
-    match (placed, shipped) {
-        (Ok(placed), Ok(shipped)) => {
-            let points = |v: &[super::sources::Series]| {
-                v.first().map(|s| s.points.clone()).unwrap_or_default()
-            };
-            let (placed, shipped) = (points(&placed), points(&shipped));
-            chart::render(
-                "Orders placed and shipped per hour over the last 24 hours",
-                &[
-                    Line {
-                        name: "placed",
-                        class: "c1",
-                        points: &placed,
-                    },
-                    Line {
-                        name: "shipped",
-                        class: "c2",
-                        points: &shipped,
-                    },
-                ],
-                None,
-                &count,
-            )
-        }
-        (Err(e), _) | (_, Err(e)) => {
-            let mut out = String::new();
-            down(&mut out, &e);
-            out
-        }
-    }
+    chart_or_down((|| {
+        let (placed, shipped) = (points(placed)?, points(shipped)?);
+        Ok(chart::render(
+            "Orders placed and shipped per hour over the last 24 hours",
+            &[
+                Line {
+                    name: "placed",
+                    class: "c1",
+                    points: &placed,
+                },
+                Line {
+                    name: "shipped",
+                    class: "c2",
+                    points: &shipped,
+                },
+            ],
+            None,
+            &count,
+        ))
+    })())
 }
