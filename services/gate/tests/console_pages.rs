@@ -99,6 +99,25 @@ async fn each_role_opens_its_pages_and_no_other() {
         assert_eq!(status, 403, "a customer gets no console page: {path}");
         assert!(!html.contains("Orders by status"));
     }
+    // Nobody signed in: a browser goes to the login, a script gets a JSON 401.
+    for path in ["/overview", "/failure-points", "/orders", "/orders/x"] {
+        let page = no_redirect
+            .get(format!("{base}{path}"))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 303, "{path}");
+        let to_login = page.headers()["location"].to_str().unwrap();
+        assert!(
+            to_login.starts_with("/auth/login?return_to="),
+            "{path}: {to_login}"
+        );
+        let script = reqwest::get(format!("{base}{path}")).await.unwrap();
+        assert_eq!(script.status(), 401, "{path}");
+        let body: serde_json::Value = script.json().await.unwrap();
+        assert!(body["code"].is_string(), "{path}: {body}");
+    }
     // Support's orders page says CRM did not answer, and still renders.
     let (status, html) = page(base, "sam", "/orders").await;
     assert_eq!(status, 200);

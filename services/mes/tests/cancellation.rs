@@ -1,12 +1,14 @@
 //! `order.cancelled` from CRM stops the order's job: an accepted job waiting for a printer is
 //! cancelled (and never printed once the printers run again), CRM hears of it as the next
 //! status event; a cancellation that overtakes its `order.created` still cancels the job the
-//! order then gets; a job already printing goes on; a repeated cancellation changes nothing.
+//! order then gets; a job already printing goes on; a repeated cancellation changes nothing; an
+//! unreadable one is dead-lettered with the reason.
 
 mod common;
 
 use common::*;
 use printflow_contracts::OrderStatus;
+use printflow_messaging::consumer::REASON_HEADER;
 use printflow_metrics::scrape::Scrape;
 use printflow_test_support::{eventually, identity};
 use uuid::Uuid;
@@ -127,5 +129,17 @@ async fn a_job_already_printing_goes_on() {
             .all(|e| e.status != OrderStatus::Cancelled),
         "no cancellation published"
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreadable_cancellation_is_dead_lettered_with_its_reason() {
+    let shop = FakeShop::start().await;
+    let app = spawn_app(&shop.url, &[]).await;
+    app.publish_cancel_body(Uuid::now_v7(), b"{not json".to_vec())
+        .await;
+    let parked = app.drain("mes.order_cancelled.dlq", 1).await;
+    let reason = header(&parked[0], REASON_HEADER).expect("dead letter carries its reason");
+    assert!(reason.contains("malformed"), "{reason}");
     app.stop().await;
 }

@@ -160,6 +160,11 @@ impl TestApp {
             .await;
     }
 
+    /// Publishes any body with routing key `order.cancelled`.
+    pub async fn publish_cancel_body(&self, message_id: Uuid, body: Vec<u8>) {
+        self.publish_as(ORDER_CANCELLED, message_id, body).await;
+    }
+
     async fn publish_as(&self, routing_key: &str, message_id: Uuid, body: Vec<u8>) {
         self.publisher
             .publish(OutgoingMessage {
