@@ -7,6 +7,7 @@ use crate::backoff::Backoff;
 use crate::metrics::MessagingMetrics;
 use crate::publisher::{OutgoingMessage, Publisher};
 use printflow_contracts::messages::{Envelope, Event, EVENTS_EXCHANGE};
+use printflow_faults::Faults;
 use sqlx::{PgConnection, PgPool, Row};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -63,6 +64,14 @@ pub struct OutboxRelay {
     poll_interval: Duration,
     /// Counts confirmed publishes.
     metrics: MessagingMetrics,
+    /// Drill faults: `outbox.drop.<routing key>` marks the next such row sent without
+    /// publishing it (a message lost after its transaction committed, seed points 5 and 7).
+    faults: Faults,
+}
+
+/// The name of the fault that drops outbox rows with `routing_key` (see [`OutboxRelay`]).
+pub fn drop_fault(routing_key: &str) -> String {
+    format!("outbox.drop.{routing_key}")
 }
 
 impl std::fmt::Debug for OutboxRelay {
@@ -92,7 +101,14 @@ impl OutboxRelay {
             signal,
             poll_interval: Duration::from_millis(500),
             metrics,
+            faults: Faults::none(),
         }
+    }
+
+    /// Lets `faults` drop rows (declare `outbox.drop.<routing key>` faults, [`drop_fault`]).
+    pub fn with_faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
     }
 
     /// Runs until `shutdown` resolves.
@@ -144,19 +160,31 @@ impl OutboxRelay {
         }
         let mut ids = Vec::with_capacity(rows.len());
         let mut messages = Vec::with_capacity(rows.len());
+        let mut dropped = Vec::new();
         for row in &rows {
-            ids.push(row.get::<i64, _>("id"));
             let headers: serde_json::Value = row.get("headers");
             let headers: BTreeMap<String, String> =
                 serde_json::from_value(headers).unwrap_or_default();
             let payload: serde_json::Value = row.get("payload");
-            messages.push(OutgoingMessage {
+            let message = OutgoingMessage {
                 exchange: row.get("exchange"),
                 routing_key: row.get("routing_key"),
                 message_id: row.get::<Uuid, _>("message_id").to_string(),
                 body: serde_json::to_vec(&payload).expect("json value serialises"),
                 headers,
-            });
+            };
+            if self.drops(&message) {
+                dropped.push(row.get::<i64, _>("id"));
+                continue;
+            }
+            ids.push(row.get::<i64, _>("id"));
+            messages.push(message);
+        }
+        if !dropped.is_empty() {
+            sqlx::query("UPDATE outbox SET sent_at = now() WHERE id = ANY($1)")
+                .bind(&dropped)
+                .execute(&mut *tx)
+                .await?;
         }
         // One PRODUCER span per message, child of the context stored with the row; its own
         // context replaces the stored one in the headers, so the consumer becomes its child.
@@ -199,7 +227,27 @@ impl OutboxRelay {
             return Err(RelayError::Publish(err));
         }
         tx.commit().await?;
-        Ok(confirmed)
+        Ok(confirmed + dropped.len())
+    }
+
+    /// Whether a drill fault drops `message`: if so, its PRODUCER span (in the order's trace)
+    /// says so, as an error with the `fault.injected` event, and it is never published.
+    fn drops(&self, message: &OutgoingMessage) -> bool {
+        let fault = drop_fault(&message.routing_key);
+        if !self.faults.armed(&fault) {
+            return false;
+        }
+        let span = crate::publisher::producer_span(message);
+        printflow_telemetry::propagation::set_parent_from(&span, &message.headers);
+        let hit = span.in_scope(|| self.faults.hit(&fault));
+        if hit.is_some() {
+            printflow_telemetry::record_error(
+                &span,
+                "fault_injected",
+                "dropped by the drill fault outbox.drop: marked sent, never published",
+            );
+        }
+        hit.is_some()
     }
 }
 

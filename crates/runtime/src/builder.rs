@@ -6,10 +6,12 @@ use crate::health::{check_fn, database_check, health_routes, Check};
 use crate::schema::Schema;
 use crate::settings::{BrokerSettings, DatabaseSettings, HttpSettings};
 use anyhow::Context;
+use axum::body::Bytes;
 use axum::http::header;
 use axum::routing::get;
 use axum::Router;
 use printflow_auth::{Auth, AuthSettings, RequireExt, Role};
+use printflow_faults::{FaultSettings, FaultSpec, Faults};
 use printflow_messaging::topology::QueueSpec;
 use printflow_messaging::{
     run_consumer, Broker, Handler, MessagingMetrics, OutboxRelay, OutboxSignal, Publisher,
@@ -56,6 +58,11 @@ pub struct Runtime {
     tasks: Vec<Task>,
     /// Body size and request time limits of the common layers.
     limits: Limits,
+    /// The service's drill faults ([`Runtime::faults`]); none until declared.
+    faults: Option<Faults>,
+    /// The service's OpenAPI document ([`Runtime::openapi`]), served with the fault routes
+    /// added when the service declared faults.
+    openapi: Option<&'static str>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -97,6 +104,8 @@ impl Runtime {
             routes: Router::new(),
             tasks: Vec::new(),
             limits: Limits::default(),
+            faults: None,
+            openapi: None,
         })
     }
 
@@ -203,13 +212,25 @@ impl Runtime {
         self
     }
 
-    /// Serves `document` (the service's hand-written OpenAPI) at `GET /openapi.json`.
+    /// Serves `document` (the service's hand-written OpenAPI) at `GET /openapi.json`, with the
+    /// fault routes' operations added if the service declared faults.
     pub fn openapi(mut self, document: &'static str) -> Runtime {
-        self.routes = self.routes.route(
-            "/openapi.json",
-            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], document) }),
-        );
+        self.openapi = Some(document);
         self
+    }
+
+    /// Declares the drill faults the service can simulate (`specs`), armable by `admin` at
+    /// `/admin/faults` when `settings` enable them; the outbox relay added afterwards drops rows
+    /// for the `outbox.drop.<routing key>` faults among them. Returns the handle the service's
+    /// failing hops ask ([`Faults::hit`]).
+    pub fn faults(&mut self, settings: &FaultSettings, specs: &'static [FaultSpec]) -> Faults {
+        let faults = Faults::new(settings.enabled, specs, &self.metrics);
+        let routes = std::mem::take(&mut self.routes);
+        self.routes = routes.merge(
+            printflow_faults::routes::router(faults.clone()).require(&self.auth, &[Role::Admin]),
+        );
+        self.faults = Some(faults.clone());
+        faults
     }
 
     /// Runs the outbox relay of `pool` as a background task (woken by `signal` after commits)
@@ -226,7 +247,8 @@ impl Runtime {
             Publisher::new(messaging.broker.clone()),
             signal,
             messaging.metrics.clone(),
-        );
+        )
+        .with_faults(self.faults.clone().unwrap_or_else(Faults::none));
         self.task("outbox relay", move |stop| {
             relay.run(stop.cancelled_owned())
         })
@@ -265,8 +287,21 @@ impl Runtime {
     /// assembled by hand).
     pub fn finish<S>(self) -> Application<S> {
         let metrics = metrics_route(&self.metrics).require(&self.auth, &[Role::MetricsReader]);
+        let mut routes = self.routes;
+        if let Some(document) = self.openapi {
+            let document = match self.faults {
+                Some(_) => Bytes::from(printflow_faults::routes::merge_openapi(document)),
+                None => Bytes::from_static(document.as_bytes()),
+            };
+            routes = routes.route(
+                "/openapi.json",
+                get(
+                    move || async move { ([(header::CONTENT_TYPE, "application/json")], document) },
+                ),
+            );
+        }
         let router = with_common_layers(
-            self.routes.merge(health_routes(self.checks)).merge(metrics),
+            routes.merge(health_routes(self.checks)).merge(metrics),
             self.limits,
             &self.metrics,
         );

@@ -21,6 +21,13 @@ pub const COMMON_ROUTES: &[(&str, &str)] = &[
     ("GET", "/openapi.json"),
 ];
 
+/// The drill-fault routes (`printflow_faults`) of every service that declares faults.
+pub const FAULT_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/admin/faults"),
+    ("PUT", "/admin/faults/{name}"),
+    ("DELETE", "/admin/faults/{name}"),
+];
+
 /// Methods a path item may hold (OpenAPI 3.0, without `trace`, which no router serves).
 const METHODS: [&str; 7] = ["get", "put", "post", "delete", "options", "head", "patch"];
 

@@ -40,12 +40,14 @@ impl Service for Crm {
             pool: pool.clone(),
             query_timeout: config.query_timeout,
         };
+        let faults = runtime.faults(&config.faults, crate::faults::FAULTS);
         let outbox = OutboxSignal::default();
         let metrics = CrmMetrics::register(runtime.metrics(), pool.clone(), config.status_limits);
         let state = AppState {
             db: db.clone(),
             outbox: outbox.clone(),
             metrics: metrics.clone(),
+            faults: faults.clone(),
         };
         let routes = routes::router(state, runtime.auth());
         Ok(runtime
@@ -55,7 +57,7 @@ impl Service for Crm {
             .consumer(
                 &messaging,
                 CRM_ORDER_STATUS_CHANGED,
-                Arc::new(StatusEventHandler::new(db, metrics)),
+                Arc::new(StatusEventHandler::new(db, metrics, faults)),
             ))
     }
 }

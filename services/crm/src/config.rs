@@ -2,6 +2,7 @@
 
 use crate::status_limits::StatusLimits;
 use printflow_auth::AuthSettings;
+use printflow_faults::FaultSettings;
 use printflow_runtime::{BrokerSettings, DatabaseSettings, HttpSettings};
 use printflow_web::config::{parse_or, ConfigError, ConfigSource};
 use std::time::Duration;
@@ -28,6 +29,9 @@ pub struct Config {
     /// `NEW=300,ACCEPTED=1800,PRINTING=172800,POST_PROCESSING=7200,QUALITY_CHECK=3600,READY=86400`;
     /// see [`crate::status_limits`]). Exposed as metrics for the overstay alerts.
     pub status_limits: StatusLimits,
+    /// Whether an `admin` may arm the drill faults of [`crate::faults`] (`PRINTFLOW_FAULTS`,
+    /// default off).
+    pub faults: FaultSettings,
 }
 
 impl Config {
@@ -56,6 +60,7 @@ impl Config {
             broker: BrokerSettings::from_source(src, "CRM"),
             query_timeout: Duration::from_millis(query_timeout_ms),
             status_limits,
+            faults: FaultSettings::from_source(src)?,
         })
     }
 }

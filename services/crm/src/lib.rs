@@ -28,6 +28,7 @@ pub mod app;
 pub mod config;
 pub mod customers;
 pub mod db;
+pub mod faults;
 pub mod metrics;
 pub mod orders;
 pub mod routes;

@@ -3,6 +3,7 @@
 
 use crate::db::Db;
 use crate::metrics::CrmMetrics;
+use printflow_faults::Faults;
 use printflow_messaging::OutboxSignal;
 
 /// What handlers share.
@@ -14,4 +15,6 @@ pub struct AppState {
     pub outbox: OutboxSignal,
     /// Order metrics (status changes made by cancellation are observed here).
     pub metrics: CrmMetrics,
+    /// Drill faults (see [`crate::faults`]).
+    pub faults: Faults,
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use common::spawn_app;
-use printflow_test_support::openapi::assert_documents_routes;
+use printflow_test_support::openapi::{assert_documents_routes, FAULT_ROUTES};
 
 const ROUTES: &[(&str, &str)] = &[
     ("POST", "/orders"),
@@ -21,5 +21,5 @@ const ROUTES: &[(&str, &str)] = &[
 #[tokio::test]
 async fn openapi_lists_exactly_the_routes_the_router_serves() {
     let app = spawn_app().await;
-    assert_documents_routes(&app.app.base, ROUTES).await;
+    assert_documents_routes(&app.app.base, &[ROUTES, FAULT_ROUTES].concat()).await;
 }

@@ -84,6 +84,7 @@ impl Service for Mes {
             },
             tick: config.tick,
         };
+        runtime.faults(&config.faults, crate::faults::FAULTS);
         let routes = routes::router(state, runtime.auth());
         Ok(runtime
             .routes(routes)

@@ -5,6 +5,7 @@
 
 use crate::production::{Production, QcMode};
 use printflow_auth::{AuthSettings, ClientSettings};
+use printflow_faults::FaultSettings;
 use printflow_runtime::{BrokerSettings, DatabaseSettings, HttpSettings};
 use printflow_web::config::{parse_or, string_or, ConfigError, ConfigSource};
 use std::time::Duration;
@@ -35,6 +36,9 @@ pub struct Config {
     pub tick: Duration,
     /// Phase durations, failure rates and QC mode of the simulated farm.
     pub production: Production,
+    /// Whether an `admin` may arm the drill faults of [`crate::faults`] (`PRINTFLOW_FAULTS`,
+    /// default off).
+    pub faults: FaultSettings,
 }
 
 const MAX_PRINTERS: u32 = 1_000;
@@ -82,6 +86,7 @@ impl Config {
             qc_mode: parse_or(src, "MES_QC_MODE", QcMode::Auto)?,
         };
         Ok(Config {
+            faults: FaultSettings::from_source(src)?,
             auth: AuthSettings::from_source(src, "MES", "mes-api")?,
             client: ClientSettings::from_source(src, "MES", "mes-api")?,
             http: HttpSettings::from_source(src, "MES", 8082)?,

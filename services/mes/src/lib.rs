@@ -24,6 +24,7 @@
 pub mod app;
 pub mod assignment;
 pub mod config;
+pub mod faults;
 pub mod jobs;
 pub mod metrics;
 pub mod operator;

@@ -5,7 +5,7 @@
 mod common;
 
 use common::spawn_app;
-use printflow_test_support::openapi::assert_documents_routes;
+use printflow_test_support::openapi::{assert_documents_routes, FAULT_ROUTES};
 
 const ROUTES: &[(&str, &str)] = &[
     ("GET", "/jobs"),
@@ -24,5 +24,5 @@ const ROUTES: &[(&str, &str)] = &[
 async fn openapi_lists_exactly_the_routes_the_router_serves() {
     // No model is downloaded in this test, so the Shop URL is never called.
     let app = spawn_app("http://127.0.0.1:9", &[]).await;
-    assert_documents_routes(&app.base, ROUTES).await;
+    assert_documents_routes(&app.base, &[ROUTES, FAULT_ROUTES].concat()).await;
 }

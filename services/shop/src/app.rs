@@ -32,6 +32,7 @@ impl Service for Shop {
     async fn runtime(config: Config) -> anyhow::Result<Runtime> {
         let mut runtime = Runtime::new(&config.http, &config.auth, Self::NAME).await?;
         let pool = runtime.database(&config.database, &crate::SCHEMA).await?;
+        let faults = runtime.faults(&config.faults, crate::faults::FAULTS);
         let store: Arc<dyn ModelStore> = Arc::new(LocalModelStore::new(&config.model_store_dir));
         let state = AppState {
             pool,
@@ -44,6 +45,7 @@ impl Service for Shop {
             build_volume: config.build_volume,
             search_timeout: config.search_timeout,
             metrics: ShopMetrics::register(runtime.metrics()),
+            faults,
         };
         let protected = routes::router(state.clone(), runtime.auth());
         Ok(runtime

@@ -1,6 +1,7 @@
 //! Shop settings, read from `SHOP_*` variables through [`ConfigSource`] (tests pass a map).
 
 use printflow_auth::{AuthSettings, ClientSettings};
+use printflow_faults::FaultSettings;
 use printflow_runtime::{DatabaseSettings, HttpSettings};
 use printflow_web::config::{parse_or, string_or, ConfigError, ConfigSource};
 use std::fmt;
@@ -36,6 +37,9 @@ pub struct Config {
     /// The Shop's own client credentials for calling CRM (`SHOP_AUTH_CLIENT_ID`, default
     /// `shop-api`; `SHOP_AUTH_CLIENT_SECRET`, required).
     pub client: ClientSettings,
+    /// Whether an `admin` may arm the drill faults of [`crate::faults`] (`PRINTFLOW_FAULTS`,
+    /// default off).
+    pub faults: FaultSettings,
 }
 
 impl Config {
@@ -57,6 +61,7 @@ impl Config {
             }
         }
         Ok(Config {
+            faults: FaultSettings::from_source(src)?,
             http: HttpSettings::from_source(src, "SHOP", 8080)?,
             database: DatabaseSettings::from_source(src, "SHOP", "printflow_shop", 16)?,
             model_store_dir: PathBuf::from(string_or(src, "SHOP_MODEL_STORE_DIR", ".data/models")),

@@ -28,6 +28,7 @@ pub mod app;
 pub mod catalog;
 pub mod config;
 pub mod designs;
+pub mod faults;
 pub mod metrics;
 pub mod model;
 pub mod orders;

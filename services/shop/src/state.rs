@@ -5,6 +5,7 @@ use crate::config::BuildVolume;
 use crate::metrics::ShopMetrics;
 use crate::model::store::ModelStore;
 use crate::orders::crm_client::CrmClient;
+use printflow_faults::Faults;
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,4 +25,6 @@ pub struct AppState {
     pub search_timeout: Duration,
     /// Catalog and design metrics (in the application's registry).
     pub metrics: ShopMetrics,
+    /// Drill faults (see [`crate::faults`]).
+    pub faults: Faults,
 }

@@ -10,6 +10,7 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use printflow_contracts::orders::{CreateOrderRequest, OrderView, StatusView};
+use printflow_faults::Faults;
 use printflow_web::{ApiError, Json, Path, Query};
 use uuid::Uuid;
 
@@ -41,6 +42,7 @@ pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
 ) -> Result<Json<OrderView>, ApiError> {
+    stall(&state.faults).await;
     Ok(Json(get_order(&state.db, id).await?))
 }
 
@@ -49,6 +51,7 @@ pub async fn status(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
 ) -> Result<Json<StatusView>, ApiError> {
+    stall(&state.faults).await;
     Ok(Json(get_status(&state.db, id).await?))
 }
 
@@ -76,4 +79,12 @@ pub async fn cancel(
     Ok(Json(
         cancel_order(&state.db, &state.outbox, &state.metrics, id).await?,
     ))
+}
+
+/// The drill fault [`crate::faults::STATUS_STALL`]: the answer waits `delay_ms` first, as a
+/// process stuck on a lock or paused would (seed point 8; the caller's deadline must end it).
+async fn stall(faults: &Faults) {
+    if let Some(hit) = faults.hit(crate::faults::STATUS_STALL) {
+        tokio::time::sleep(hit.delay).await;
+    }
 }

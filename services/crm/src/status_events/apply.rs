@@ -28,6 +28,7 @@ use crate::status_trace::{
 use chrono::{DateTime, Utc};
 use printflow_contracts::messages::Envelope;
 use printflow_contracts::{FailureReason, OrderStatus, OrderStatusChanged};
+use printflow_faults::Faults;
 use sqlx::PgConnection;
 use tracing::field::Empty;
 use uuid::Uuid;
@@ -187,10 +188,11 @@ fn rejections(notes: &[Note]) -> Option<String> {
 pub async fn record_and_apply(
     db: &Db,
     metrics: &CrmMetrics,
+    faults: &Faults,
     envelope: &Envelope<OrderStatusChanged>,
 ) -> Result<ApplyReport, ApplyError> {
     let span = tracing::Span::current();
-    match record_in_transaction(db, envelope).await {
+    match record_in_transaction(db, faults, envelope).await {
         Ok((report, notes)) => {
             span.record(
                 "order.status.outcome",
@@ -220,6 +222,7 @@ pub async fn record_and_apply(
 /// The transaction of [`record_and_apply`]; returns the report and what to tell the trace.
 async fn record_in_transaction(
     db: &Db,
+    faults: &Faults,
     envelope: &Envelope<OrderStatusChanged>,
 ) -> Result<(ApplyReport, Vec<Note>), ApplyError> {
     let ev = &envelope.data;
@@ -275,7 +278,8 @@ async fn record_in_transaction(
         };
         (EventOutcome::Stale, vec![Note::Ignored(ignored)])
     } else {
-        let mut notes = apply_pending(&mut tx, ev.order_id, current, last_processed).await?;
+        let mut notes =
+            apply_pending(&mut tx, faults, ev.order_id, current, last_processed).await?;
         if notes.is_empty() {
             notes.push(Note::Pending(StatusPending {
                 order_id: ev.order_id,
@@ -411,6 +415,7 @@ struct PendingEvent {
 /// event processed (changed or rejected), in sequence order.
 async fn apply_pending(
     conn: &mut PgConnection,
+    faults: &Faults,
     order_id: Uuid,
     mut current: OrderStatus,
     mut last_processed: i64,
@@ -449,6 +454,20 @@ async fn apply_pending(
                 order_id,
                 sequence: event.sequence,
             });
+            last_processed = event.sequence;
+            continue;
+        }
+        if faults.hit(crate::faults::SKIP_UPDATE).is_some() {
+            // A lost update: the event counts as applied, the order row keeps its old status.
+            // Nothing in CRM notices; the reconciler does (MES's job is ahead).
+            processed_unchanged(
+                conn,
+                order_id,
+                event.sequence,
+                EventOutcome::Applied,
+                "drill fault status_event.skip_update: the order was not updated",
+            )
+            .await?;
             last_processed = event.sequence;
             continue;
         }

@@ -11,6 +11,7 @@ use crate::db::Db;
 use crate::metrics::CrmMetrics;
 use printflow_contracts::messages::{decode, DecodeError};
 use printflow_contracts::OrderStatusChanged;
+use printflow_faults::Faults;
 use printflow_messaging::{HandleError, Handler, IncomingMessage};
 
 /// Longest dead-letter reason; a pathological body must not make a huge header or span event.
@@ -23,12 +24,18 @@ pub struct StatusEventHandler {
     db: Db,
     /// Where applied changes and event outcomes are observed.
     metrics: CrmMetrics,
+    /// Drill faults ([`crate::faults::SKIP_UPDATE`]).
+    faults: Faults,
 }
 
 impl StatusEventHandler {
-    /// A handler writing to `db` and observing in `metrics`.
-    pub fn new(db: Db, metrics: CrmMetrics) -> Self {
-        StatusEventHandler { db, metrics }
+    /// A handler writing to `db` and observing in `metrics`, with the drill `faults`.
+    pub fn new(db: Db, metrics: CrmMetrics, faults: Faults) -> Self {
+        StatusEventHandler {
+            db,
+            metrics,
+            faults,
+        }
     }
 }
 
@@ -39,7 +46,7 @@ impl Handler for StatusEventHandler {
         // reason instead of redelivering them forever.
         let envelope = decode::<OrderStatusChanged>(&msg.body)
             .map_err(|e| HandleError::Poison(poison_reason(&e)))?;
-        match record_and_apply(&self.db, &self.metrics, &envelope).await {
+        match record_and_apply(&self.db, &self.metrics, &self.faults, &envelope).await {
             Ok(_) => Ok(()),
             Err(e @ ApplyError::Database(_)) => Err(HandleError::Transient(e.to_string())),
             // Ids, sequences and a clipped source only: nothing personal to redact.

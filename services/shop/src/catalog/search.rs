@@ -28,6 +28,7 @@ use super::{traced, with_statement_timeout, CatalogError};
 use crate::metrics::{SearchOutcome, ShopMetrics};
 use crate::model::material::Material;
 pub use printflow_contracts::Sort;
+use printflow_faults::Faults;
 use printflow_web::typed;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Postgres, QueryBuilder};
@@ -358,6 +359,7 @@ pub async fn search_products(
     pool: &PgPool,
     timeout: Duration,
     metrics: &ShopMetrics,
+    faults: &Faults,
     raw_query: &str,
 ) -> Result<SearchPage, CatalogError> {
     let span = tracing::info_span!(
@@ -391,7 +393,7 @@ pub async fn search_products(
         };
         record_query(&span, &query);
         let started = Instant::now();
-        let result = search(pool, timeout, &query).await;
+        let result = search(pool, timeout, faults, &query).await;
         span.record(
             "catalog.search.duration_ms",
             started.elapsed().as_secs_f64() * 1000.0,
@@ -507,9 +509,19 @@ pub fn truncate_chars(s: &str, max: usize) -> &str {
 pub async fn search(
     pool: &PgPool,
     timeout: Duration,
+    faults: &Faults,
     query: &SearchQuery,
 ) -> Result<SearchPage, CatalogError> {
     let mut tx = with_statement_timeout(pool, timeout).await?;
+    if let Some(hit) = faults.hit(crate::faults::SEARCH_SLOW) {
+        // A slow statement in the database, under the same statement timeout as the search
+        // itself: what a bloated index or a lock on the catalog would cost.
+        sqlx::query("SELECT pg_sleep($1)")
+            .bind(hit.delay.as_secs_f64())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| CatalogError::from_db(e, timeout))?;
+    }
     let total: i64 = query
         .count_sql()
         .build_query_scalar()

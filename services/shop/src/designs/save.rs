@@ -27,6 +27,7 @@ use crate::model::mesh::{
 };
 use crate::model::stl;
 use crate::model::store::{self, ModelStore, StoreError};
+use printflow_faults::Faults;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use tracing::field::Empty;
@@ -69,6 +70,27 @@ pub fn form_model(
     })
 }
 
+/// The drill fault [`crate::faults::MESH_NON_MANIFOLD`]: the generator loses a triangle, so
+/// the mesh has an open edge, and the save-time check must refuse it as it would a real
+/// generator bug (the mesh is validated again; nothing else is skipped).
+fn generator_fault(
+    formed: FormedModel,
+    faults: &Faults,
+    build: &BuildVolume,
+) -> Result<FormedModel, MeshDefect> {
+    if faults.hit(crate::faults::MESH_NON_MANIFOLD).is_none() {
+        return Ok(formed);
+    }
+    let mut mesh = formed.mesh;
+    mesh.triangles.pop();
+    let report = mesh.validate(build)?;
+    Ok(FormedModel {
+        mesh,
+        report,
+        ..formed
+    })
+}
+
 /// Where version `version` of `design_id` is stored.
 pub fn storage_key(design_id: Uuid, version: i32) -> String {
     format!("designs/{design_id}/v{version}.stl")
@@ -99,6 +121,7 @@ pub async fn save_version(
     store: &dyn ModelStore,
     build: &BuildVolume,
     metrics: &ShopMetrics,
+    faults: &Faults,
     design_id: Uuid,
 ) -> Result<VersionMeta, DesignError> {
     let span = tracing::info_span!(
@@ -115,7 +138,7 @@ pub async fn save_version(
         design.estimated_print_seconds = Empty,
         error.type = Empty,
     );
-    let result = super::traced(span, save_draft(pool, store, build, design_id)).await;
+    let result = super::traced(span, save_draft(pool, store, build, faults, design_id)).await;
     match &result {
         Ok(_) => metrics.design_saved(true),
         Err(DesignError::NotFound(_)) => {}
@@ -128,6 +151,7 @@ async fn save_draft(
     pool: &PgPool,
     store: &dyn ModelStore,
     build: &BuildVolume,
+    faults: &Faults,
     design_id: Uuid,
 ) -> Result<VersionMeta, DesignError> {
     let span = tracing::Span::current();
@@ -138,7 +162,9 @@ async fn save_draft(
     span.record("product.id", tracing::field::display(draft.product_id));
     span.record("design.revision", draft.revision);
 
-    let formed = match form_model(&draft.parameters, build) {
+    let formed = match form_model(&draft.parameters, build)
+        .and_then(|f| generator_fault(f, faults, build))
+    {
         Ok(formed) => formed,
         Err(defect) => {
             let reason = defect.to_string();

@@ -15,7 +15,14 @@ pub async fn search_products(
 ) -> Result<Json<SearchPage>, ApiError> {
     let query = query.unwrap_or_default();
     Ok(Json(
-        search::search_products(&state.pool, state.search_timeout, &state.metrics, &query).await?,
+        search::search_products(
+            &state.pool,
+            state.search_timeout,
+            &state.metrics,
+            &state.faults,
+            &query,
+        )
+        .await?,
     ))
 }
 

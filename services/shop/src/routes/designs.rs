@@ -77,6 +77,7 @@ pub async fn save_version(
         state.store.as_ref(),
         &state.build_volume,
         &state.metrics,
+        &state.faults,
         id,
     )
     .await?;
