@@ -41,6 +41,8 @@ export GATE_JAEGER_QUERY_URL="${GATE_JAEGER_QUERY_URL:-http://127.0.0.1:$JAEGER_
 # The console's other sources (its overview, failure points and order journeys).
 export GATE_PROMETHEUS_URL="${GATE_PROMETHEUS_URL:-http://127.0.0.1:$PROMETHEUS_PORT}"
 export GATE_ALERTMANAGER_URL="${GATE_ALERTMANAGER_URL:-http://127.0.0.1:$ALERTMANAGER_PORT}"
+# CRM's reconciler reads MES's jobs.
+export CRM_MES_URL="${CRM_MES_URL:-http://127.0.0.1:$MES_HTTP_PORT}"
 export GATE_CRM_URL="${GATE_CRM_URL:-http://127.0.0.1:$CRM_HTTP_PORT}"
 # Browser login at the gate (the realm's telemetry-console client) and its audit trail of trace reads.
 GATE_OIDC_CLIENT_SECRET="${GATE_OIDC_CLIENT_SECRET:-$(realm_client_secret telemetry-console)}"
@@ -49,8 +51,9 @@ export GATE_PUBLIC_URL="${GATE_PUBLIC_URL:-${PRINTFLOW_CONSOLE_URL:-http://127.0
 export TRAFFIC_TOKEN_URL="${TRAFFIC_TOKEN_URL:-$ISSUER/protocol/openid-connect/token}"
 SHOP_AUTH_CLIENT_SECRET="${SHOP_AUTH_CLIENT_SECRET:-$(realm_client_secret shop-api)}"
 MES_AUTH_CLIENT_SECRET="${MES_AUTH_CLIENT_SECRET:-$(realm_client_secret mes-api)}"
+CRM_AUTH_CLIENT_SECRET="${CRM_AUTH_CLIENT_SECRET:-$(realm_client_secret crm-api)}"
 TRAFFIC_CLIENT_SECRET="${TRAFFIC_CLIENT_SECRET:-$(realm_client_secret traffic)}"
-export SHOP_AUTH_CLIENT_SECRET MES_AUTH_CLIENT_SECRET TRAFFIC_CLIENT_SECRET
+export SHOP_AUTH_CLIENT_SECRET MES_AUTH_CLIENT_SECRET CRM_AUTH_CLIENT_SECRET TRAFFIC_CLIENT_SECRET
 export OTEL_EXPORTER_OTLP_PROTOCOL="${OTEL_EXPORTER_OTLP_PROTOCOL:-http/protobuf}"
 # Each protocol has its port, at the gate (the services) and at Jaeger (the gate's own spans).
 if [[ "$OTEL_EXPORTER_OTLP_PROTOCOL" == grpc ]]; then

@@ -291,6 +291,8 @@ class Stack:
                 "CRM_DATABASE_URL": self.env.database_url(self.databases[1]),
                 "CRM_AMQP_URL": amqp,
                 "CRM_AUTH_ISSUER_URL": self.env.issuer,
+                "CRM_AUTH_CLIENT_SECRET": client_secret("crm-api"),
+                "CRM_MES_URL": self.url("mes"),
             },
             "mes": {
                 "MES_HTTP_PORT": str(self.ports["mes"]),

@@ -20,6 +20,8 @@ pub enum Role {
     OrderIntake,
     /// The MES service: downloads any design's model file from the Shop.
     ModelReader,
+    /// The CRM service: reads MES jobs' states and histories (its reconciler).
+    JobReader,
     /// Reads `/metrics` (Prometheus' client; people with `sre` or `admin` get it too).
     MetricsReader,
     /// A service sending its own spans to the telemetry gate.
@@ -28,7 +30,7 @@ pub enum Role {
 
 impl Role {
     /// Every role, for documentation and tests.
-    pub const ALL: [Role; 9] = [
+    pub const ALL: [Role; 10] = [
         Role::Customer,
         Role::Support,
         Role::Production,
@@ -36,6 +38,7 @@ impl Role {
         Role::Admin,
         Role::OrderIntake,
         Role::ModelReader,
+        Role::JobReader,
         Role::MetricsReader,
         Role::TelemetryWriter,
     ];
@@ -50,6 +53,7 @@ impl Role {
             Role::Admin => "admin",
             Role::OrderIntake => "order-intake",
             Role::ModelReader => "model-reader",
+            Role::JobReader => "job-reader",
             Role::MetricsReader => "metrics-reader",
             Role::TelemetryWriter => "telemetry-writer",
         }

@@ -13,6 +13,7 @@
 
 pub mod catalog;
 pub mod customer;
+pub mod jobs;
 pub mod messages;
 pub mod orders;
 pub mod print_spec;

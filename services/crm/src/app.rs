@@ -4,9 +4,12 @@
 use crate::config::Config;
 use crate::db::Db;
 use crate::metrics::CrmMetrics;
+use crate::reconcile::mes_client::MesClient;
+use crate::reconcile::Reconciler;
 use crate::routes::{self, openapi::OPENAPI_JSON};
 use crate::state::AppState;
 use crate::status_events::StatusEventHandler;
+use printflow_auth::ServiceToken;
 use printflow_messaging::topology::CRM_ORDER_STATUS_CHANGED;
 use printflow_messaging::OutboxSignal;
 use printflow_runtime::{Runtime, Service};
@@ -43,17 +46,27 @@ impl Service for Crm {
         let faults = runtime.faults(&config.faults, crate::faults::FAULTS);
         let outbox = OutboxSignal::default();
         let metrics = CrmMetrics::register(runtime.metrics(), pool.clone(), config.status_limits);
+        let mes = MesClient::new(
+            &config.mes_url,
+            config.mes_timeout,
+            Arc::new(ServiceToken::new(config.client.clone())),
+        );
+        let reconciler = Reconciler::new(db.clone(), mes, config.reconcile, runtime.metrics());
         let state = AppState {
             db: db.clone(),
             outbox: outbox.clone(),
             metrics: metrics.clone(),
             faults: faults.clone(),
+            reconciler: reconciler.clone(),
         };
         let routes = routes::router(state, runtime.auth());
         Ok(runtime
             .routes(routes)
             .openapi(OPENAPI_JSON)
             .outbox_relay(&messaging, &pool, outbox)
+            .task("reconciler", move |stop| {
+                reconciler.run(stop.cancelled_owned())
+            })
             .consumer(
                 &messaging,
                 CRM_ORDER_STATUS_CHANGED,

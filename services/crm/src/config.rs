@@ -1,10 +1,11 @@
 //! Settings, read from `CRM_*` environment variables (tests pass a map instead).
 
+use crate::reconcile::ReconcileSettings;
 use crate::status_limits::StatusLimits;
-use printflow_auth::AuthSettings;
+use printflow_auth::{AuthSettings, ClientSettings};
 use printflow_faults::FaultSettings;
 use printflow_runtime::{BrokerSettings, DatabaseSettings, HttpSettings};
-use printflow_web::config::{parse_or, ConfigError, ConfigSource};
+use printflow_web::config::{parse_or, string_or, ConfigError, ConfigSource};
 use std::time::Duration;
 
 /// Everything the CRM process needs to start.
@@ -32,6 +33,18 @@ pub struct Config {
     /// Whether an `admin` may arm the drill faults of [`crate::faults`] (`PRINTFLOW_FAULTS`,
     /// default off).
     pub faults: FaultSettings,
+    /// CRM's own client credentials for reading MES (`CRM_AUTH_CLIENT_ID`, default `crm-api`;
+    /// `CRM_AUTH_CLIENT_SECRET`, required).
+    pub client: ClientSettings,
+    /// Base URL of the MES API the reconciler reads jobs from (`CRM_MES_URL`, default
+    /// `http://127.0.0.1:8082`).
+    pub mes_url: String,
+    /// Deadline of one call to MES (`CRM_MES_TIMEOUT_MS`, default 5000).
+    pub mes_timeout: Duration,
+    /// The reconciler's interval, grace period and window (`CRM_RECONCILE_INTERVAL_SECONDS`,
+    /// default 15; `CRM_RECONCILE_GRACE_SECONDS`, default 60; `CRM_RECONCILE_WINDOW_SECONDS`,
+    /// default 3600; each at least 1).
+    pub reconcile: ReconcileSettings,
 }
 
 impl Config {
@@ -61,8 +74,29 @@ impl Config {
             query_timeout: Duration::from_millis(query_timeout_ms),
             status_limits,
             faults: FaultSettings::from_source(src)?,
+            client: ClientSettings::from_source(src, "CRM", "crm-api")?,
+            mes_url: string_or(src, "CRM_MES_URL", "http://127.0.0.1:8082"),
+            mes_timeout: Duration::from_millis(positive(src, "CRM_MES_TIMEOUT_MS", 5000)?),
+            reconcile: ReconcileSettings {
+                interval: Duration::from_secs(positive(src, "CRM_RECONCILE_INTERVAL_SECONDS", 15)?),
+                grace: Duration::from_secs(positive(src, "CRM_RECONCILE_GRACE_SECONDS", 60)?),
+                window: Duration::from_secs(positive(src, "CRM_RECONCILE_WINDOW_SECONDS", 3600)?),
+            },
         })
     }
+}
+
+/// `key` as a whole number of at least 1 (0 would disable what it times).
+fn positive(src: &dyn ConfigSource, key: &str, default: u64) -> Result<u64, ConfigError> {
+    let value: u64 = parse_or(src, key, default)?;
+    if value == 0 {
+        return Err(ConfigError {
+            key: key.into(),
+            value: "0".into(),
+            reason: "must be at least 1".into(),
+        });
+    }
+    Ok(value)
 }
 
 #[cfg(test)]
@@ -70,23 +104,34 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    /// Only the client secret, which has no default.
+    fn minimal() -> HashMap<&'static str, String> {
+        HashMap::from([("CRM_AUTH_CLIENT_SECRET", "s3cret".to_owned())])
+    }
+
     #[test]
     fn defaults_and_overrides() {
-        let empty: HashMap<&str, String> = HashMap::new();
-        let config = Config::from_source(&empty).unwrap();
+        let config = Config::from_source(&minimal()).unwrap();
         assert_eq!(config.http.host, "127.0.0.1");
         assert_eq!(config.http.port, 8081);
         assert_eq!(config.database.max_connections, 10);
         assert_eq!(config.query_timeout, Duration::from_millis(2000));
         assert_eq!(config.status_limits, StatusLimits::default());
+        assert_eq!(config.mes_url, "http://127.0.0.1:8082");
+        assert_eq!(config.reconcile.interval, Duration::from_secs(15));
+        assert_eq!(config.reconcile.grace, Duration::from_secs(60));
+        assert_eq!(config.reconcile.window, Duration::from_secs(3600));
+        assert!(!config.faults.enabled);
 
-        let mut map: HashMap<&str, String> = HashMap::new();
+        let mut map = minimal();
         map.insert("CRM_HTTP_PORT", "0".into());
+        map.insert("CRM_RECONCILE_GRACE_SECONDS", "5".into());
         map.insert("CRM_QUERY_TIMEOUT_MS", "250".into());
         map.insert("CRM_STATUS_LIMITS", "NEW=1".into());
         let config = Config::from_source(&map).unwrap();
         assert_eq!(config.http.port, 0);
         assert_eq!(config.query_timeout, Duration::from_millis(250));
+        assert_eq!(config.reconcile.grace, Duration::from_secs(5));
         assert_eq!(
             config
                 .status_limits
@@ -97,14 +142,30 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused() {
-        let mut map: HashMap<&str, String> = HashMap::new();
+        assert_eq!(
+            Config::from_source(&HashMap::<&str, String>::new())
+                .unwrap_err()
+                .key,
+            "CRM_AUTH_CLIENT_SECRET"
+        );
+        for key in [
+            "CRM_RECONCILE_INTERVAL_SECONDS",
+            "CRM_RECONCILE_GRACE_SECONDS",
+            "CRM_RECONCILE_WINDOW_SECONDS",
+            "CRM_MES_TIMEOUT_MS",
+        ] {
+            let mut map = minimal();
+            map.insert(key, "0".into());
+            assert_eq!(Config::from_source(&map).unwrap_err().key, key);
+        }
+        let mut map = minimal();
         map.insert("CRM_QUERY_TIMEOUT_MS", "0".into());
         assert!(Config::from_source(&map).is_err());
         map.insert("CRM_QUERY_TIMEOUT_MS", "soon".into());
         let err = Config::from_source(&map).unwrap_err();
         assert_eq!(err.key, "CRM_QUERY_TIMEOUT_MS");
 
-        let mut map: HashMap<&str, String> = HashMap::new();
+        let mut map = minimal();
         for bad in ["NEW=0", "LOST=5", "SHIPPED=60", "NEW=5m"] {
             map.insert("CRM_STATUS_LIMITS", bad.into());
             let err = Config::from_source(&map).unwrap_err();

@@ -31,6 +31,7 @@ pub mod db;
 pub mod faults;
 pub mod metrics;
 pub mod orders;
+pub mod reconcile;
 pub mod routes;
 pub mod state;
 pub mod status_events;

@@ -3,6 +3,7 @@
 
 use crate::db::Db;
 use crate::metrics::CrmMetrics;
+use crate::reconcile::Reconciler;
 use printflow_faults::Faults;
 use printflow_messaging::OutboxSignal;
 
@@ -17,4 +18,6 @@ pub struct AppState {
     pub metrics: CrmMetrics,
     /// Drill faults (see [`crate::faults`]).
     pub faults: Faults,
+    /// The reconciler (its last report, and MES for repairs).
+    pub reconciler: Reconciler,
 }

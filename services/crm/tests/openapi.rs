@@ -16,6 +16,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/orders/{id}/events"),
     ("POST", "/orders/{id}/cancel"),
     ("GET", "/customers/{id}"),
+    ("GET", "/reconciliation"),
+    ("POST", "/orders/{id}/repair"),
 ];
 
 #[tokio::test]

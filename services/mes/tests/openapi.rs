@@ -9,6 +9,7 @@ use printflow_test_support::openapi::{assert_documents_routes, FAULT_ROUTES};
 
 const ROUTES: &[(&str, &str)] = &[
     ("GET", "/jobs"),
+    ("POST", "/jobs/states"),
     ("GET", "/jobs/{id}"),
     ("GET", "/jobs/{id}/events"),
     ("POST", "/jobs/{id}/qc"),

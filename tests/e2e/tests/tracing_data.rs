@@ -216,6 +216,7 @@ async fn a_dead_lettered_message_keeps_its_trace_and_shows_why() {
     let mut env = otel_env();
     env.push(("CRM_DATABASE_URL", db.url.clone()));
     env.push(("CRM_AMQP_URL", vhost.amqp_url.clone()));
+    env.push(("CRM_MES_URL", "http://127.0.0.1:9".to_owned()));
     let crm = ServiceProcess::start("crm", &env).await;
 
     // The producer's context, as a real producer would have injected it.

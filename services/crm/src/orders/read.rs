@@ -101,6 +101,24 @@ pub struct HistoryView {
     pub order_id: Uuid,
     /// Every status change, oldest first (ordered by `status_version`).
     pub entries: Vec<StatusHistoryEntry>,
+    /// Every repair an admin made after the reconciler reported the order, oldest first.
+    #[serde(default)]
+    pub repairs: Vec<RepairEntry>,
+}
+
+/// One repair of an order (`POST /orders/{id}/repair`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct RepairEntry {
+    /// The disagreement repaired.
+    pub kind: String,
+    /// What was done.
+    pub action: String,
+    /// What it did, in a sentence.
+    pub detail: String,
+    /// The admin who asked.
+    pub repaired_by: String,
+    /// When.
+    pub repaired_at: DateTime<Utc>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -147,6 +165,13 @@ async fn load_history(db: &Db, order_id: Uuid) -> Result<(OrderStatus, HistoryVi
     .bind(order_id)
     .fetch_all(&mut *tx)
     .await?;
+    let repairs: Vec<RepairEntry> = sqlx::query_as(
+        "SELECT kind, action, detail, repaired_by, repaired_at FROM order_repairs
+         WHERE order_id = $1 ORDER BY id",
+    )
+    .bind(order_id)
+    .fetch_all(&mut *tx)
+    .await?;
     tx.commit().await?;
     let entries = rows
         .into_iter()
@@ -162,7 +187,14 @@ async fn load_history(db: &Db, order_id: Uuid) -> Result<(OrderStatus, HistoryVi
             })
         })
         .collect::<Result<_, OrderError>>()?;
-    Ok((status, HistoryView { order_id, entries }))
+    Ok((
+        status,
+        HistoryView {
+            order_id,
+            entries,
+            repairs,
+        },
+    ))
 }
 
 /// One received MES status event, as `GET /orders/{id}/events` lists it.

@@ -3,6 +3,7 @@
 pub mod customers;
 pub mod openapi;
 pub mod orders;
+pub mod reconciliation;
 
 use crate::state::AppState;
 use axum::routing::{get, post};
@@ -15,6 +16,10 @@ const INTAKE: &[Role] = &[Role::OrderIntake];
 const ORDER_READERS: &[Role] = &[Role::Support, Role::Admin, Role::OrderIntake];
 /// Who may see customers and cancel orders: staff.
 const STAFF: &[Role] = &[Role::Support, Role::Admin];
+/// Who reads the reconciler's report: staff and operations.
+const RECONCILIATION_READERS: &[Role] = &[Role::Support, Role::Sre, Role::Admin];
+/// Who repairs an order the reconciler reported: admin alone.
+const REPAIRERS: &[Role] = &[Role::Admin];
 
 /// The CRM's own routes, each group behind its roles (the runtime adds the health routes,
 /// `/openapi.json`, `/metrics` and the common layers).
@@ -33,5 +38,16 @@ pub fn router(state: AppState, auth: &Auth) -> Router {
         .route("/orders/{id}/cancel", post(orders::cancel))
         .route("/customers/{id}", get(customers::get))
         .require(auth, STAFF);
-    intake.merge(read).merge(staff).with_state(state)
+    let reconciliation = Router::new()
+        .route("/reconciliation", get(reconciliation::report))
+        .require(auth, RECONCILIATION_READERS);
+    let repair = Router::new()
+        .route("/orders/{id}/repair", post(reconciliation::repair_order))
+        .require(auth, REPAIRERS);
+    intake
+        .merge(read)
+        .merge(staff)
+        .merge(reconciliation)
+        .merge(repair)
+        .with_state(state)
 }

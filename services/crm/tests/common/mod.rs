@@ -59,6 +59,9 @@ impl Running {
         env.insert("CRM_DATABASE_URL", database_url.into());
         env.insert("CRM_AMQP_URL", amqp_url.into());
         env.insert("CRM_DATABASE_MAX_CONNECTIONS", "4".into());
+        // No MES in these tests: the reconciler's calls fail fast instead of reaching a
+        // developer's running stack. Tests of the reconciler start a MES and override it.
+        env.insert("CRM_MES_URL", "http://127.0.0.1:9".into());
         env.extend(identity::service_env("CRM", "crm-api"));
         for (k, v) in extra {
             env.insert(k, (*v).to_owned());

@@ -1,6 +1,7 @@
 //! Read-only job queries for the HTTP API.
 
 use crate::jobs::{Job, JobEvent};
+use printflow_contracts::jobs::JobState;
 use printflow_contracts::OrderStatus;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -66,4 +67,33 @@ pub async fn events(pool: &PgPool, id: Uuid) -> Result<Option<Vec<JobEvent>>, sq
         .fetch_all(pool)
         .await
         .map(Some)
+}
+
+/// The jobs of `order_ids` (those that exist), with their last status change: what CRM's
+/// reconciler compares its orders with. One query on the `order_id` and `(order_id, sequence)`
+/// unique indexes.
+pub async fn states(pool: &PgPool, order_ids: &[Uuid]) -> Result<Vec<JobState>, sqlx::Error> {
+    let rows: Vec<(Uuid, Uuid, String, i64, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+        "SELECT j.order_id, j.id, j.status, j.sequence,
+                COALESCE((SELECT e.at FROM job_events e
+                          WHERE e.order_id = j.order_id AND e.sequence = j.sequence),
+                         j.created_at)
+         FROM jobs j WHERE j.order_id = ANY($1)",
+    )
+    .bind(order_ids)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|(order_id, job_id, status, sequence, changed_at)| {
+            Ok(JobState {
+                order_id,
+                job_id,
+                status: status.parse().map_err(
+                    |e: printflow_contracts::status::UnknownStatus| sqlx::Error::Decode(e.into()),
+                )?,
+                sequence,
+                changed_at,
+            })
+        })
+        .collect()
 }

@@ -4,6 +4,7 @@ use crate::jobs::{queries, Job, JobEvent};
 use crate::operator::{self, QcResult};
 use crate::state::AppState;
 use axum::extract::State;
+use printflow_contracts::jobs::{JobStates, JobStatesRequest, MAX_JOB_STATES};
 use printflow_contracts::OrderStatus;
 use printflow_web::{ApiError, Json, Path, Query};
 use serde::{Deserialize, Serialize};
@@ -139,4 +140,21 @@ pub async fn retry(
 ) -> Result<Json<Job>, ApiError> {
     let job = operator::retry(&state.pool, &state.production, &state.signal, id).await?;
     Ok(Json(job))
+}
+
+/// `POST /jobs/states`: the jobs of up to [`MAX_JOB_STATES`] orders at once (read-only; a POST
+/// because the ids do not fit a URL).
+pub async fn states(
+    State(state): State<AppState>,
+    Json(req): Json<JobStatesRequest>,
+) -> Result<Json<JobStates>, ApiError> {
+    if req.order_ids.is_empty() || req.order_ids.len() > MAX_JOB_STATES {
+        return Err(ApiError::validation(
+            "order_ids",
+            format!("give between 1 and {MAX_JOB_STATES} order ids"),
+        ));
+    }
+    Ok(Json(JobStates {
+        jobs: queries::states(&state.pool, &req.order_ids).await?,
+    }))
 }

@@ -8,8 +8,15 @@ use axum::routing::{get, post};
 use axum::Router;
 use printflow_auth::{Auth, RequireExt, Role};
 
-/// Who reads jobs and printers: the shop floor, support (answering customers), SRE, admin.
-const READERS: &[Role] = &[Role::Production, Role::Support, Role::Sre, Role::Admin];
+/// Who reads jobs and printers: the shop floor, support (answering customers), SRE, admin, and
+/// CRM's reconciler (`job-reader`).
+const READERS: &[Role] = &[
+    Role::Production,
+    Role::Support,
+    Role::Sre,
+    Role::Admin,
+    Role::JobReader,
+];
 /// Who acts on the shop floor: production alone.
 const OPERATORS: &[Role] = &[Role::Production];
 
@@ -21,6 +28,7 @@ pub const OPENAPI: &str = include_str!("../../openapi.json");
 pub fn router(state: AppState, auth: &Auth) -> Router {
     let read = Router::new()
         .route("/jobs", get(jobs::list))
+        .route("/jobs/states", post(jobs::states))
         .route("/jobs/{id}", get(jobs::get))
         .route("/jobs/{id}/events", get(jobs::events))
         .route("/orders/{order_id}/job", get(jobs::for_order))

@@ -120,12 +120,13 @@ impl Stack {
     }
 
     /// Like [`Stack::start`], with extra settings; each goes to the service its prefix names
-    /// (`CRM_…`, `SHOP_…`, `MES_…`).
+    /// (`CRM_…`, `SHOP_…`, `MES_…`; `PRINTFLOW_…` to all three).
     pub async fn start_with(amqp_url: &str, overrides: &[(&'static str, String)]) -> Stack {
         let extra = |prefix: &str| -> Vec<(&'static str, String)> {
             overrides
                 .iter()
-                .filter(|(k, _)| k.starts_with(prefix))
+                // `PRINTFLOW_*` (the drill faults' switch) goes to every service.
+                .filter(|(k, _)| k.starts_with(prefix) || k.starts_with("PRINTFLOW_"))
                 .cloned()
                 .collect()
         };
@@ -138,9 +139,16 @@ impl Stack {
         let mut tasks = Vec::new();
         let (crm_db, shop_db, mes_db) = tokio::join!(crm_db(), shop_db(), mes_db());
 
+        // MES starts last (it needs the Shop's URL) but CRM's reconciler needs MES's: pick its
+        // port now.
+        let mes_port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
         let crm_cfg = printflow_crm::config::Config::from_source(&with(
             vec![
                 ("CRM_HTTP_PORT", "0".into()),
+                ("CRM_MES_URL", format!("http://127.0.0.1:{mes_port}")),
                 ("CRM_DATABASE_URL", crm_db.url.clone()),
                 ("CRM_AMQP_URL", amqp_url.to_owned()),
             ]
@@ -189,7 +197,7 @@ impl Stack {
 
         let mes_cfg = printflow_mes::config::Config::from_source(&with(
             vec![
-                ("MES_HTTP_PORT", "0".into()),
+                ("MES_HTTP_PORT", mes_port.to_string()),
                 ("MES_DATABASE_URL", mes_db.url.clone()),
                 ("MES_AMQP_URL", amqp_url.to_owned()),
                 ("MES_SHOP_URL", shop_url.clone()),

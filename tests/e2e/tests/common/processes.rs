@@ -49,10 +49,15 @@ pub struct ServiceProcess {
 }
 
 impl ServiceProcess {
-    /// Starts `printflow-<name>` with `env` on a free port and waits for `/readyz`.
+    /// Starts `printflow-<name>` with `env` on a free port (or the `<NAME>_HTTP_PORT` in `env`)
+    /// and waits for `/readyz`.
     pub async fn start(name: &'static str, env: &[(&str, String)]) -> ServiceProcess {
-        let port = free_port();
         let upper = name.to_uppercase();
+        let port_key = format!("{upper}_HTTP_PORT");
+        let port = env
+            .iter()
+            .find(|(k, _)| *k == port_key)
+            .map_or_else(free_port, |(_, v)| v.parse().expect("a port number"));
         let log = std::env::temp_dir().join(format!(
             "printflow-{name}-{}.log",
             uuid::Uuid::new_v4().simple()
@@ -159,6 +164,9 @@ impl Processes {
         let mut env = otel.clone();
         env.push(("CRM_DATABASE_URL", crm_db.url.clone()));
         env.push(("CRM_AMQP_URL", vhost.amqp_url.clone()));
+        // MES starts last (it needs the Shop's URL); CRM's reconciler needs MES's now.
+        let mes_port = free_port();
+        env.push(("CRM_MES_URL", format!("http://127.0.0.1:{mes_port}")));
         env.extend(each("crm"));
         let crm = ServiceProcess::start("crm", &env).await;
 
@@ -178,6 +186,7 @@ impl Processes {
         env.push(("MES_SHOP_URL", shop.url.clone()));
         env.push(("MES_TIME_SCALE", "0.00002".to_owned()));
         env.push(("MES_TICK_MS", "25".to_owned()));
+        env.push(("MES_HTTP_PORT", mes_port.to_string()));
         env.extend(each("mes"));
         let mes = ServiceProcess::start("mes", &env).await;
         Processes {
