@@ -5,6 +5,7 @@
 //! | `printflow_jobs`                 | gauge | `status`  | jobs in each status (every status, 0 too)  |
 //! | `printflow_printer_queue_length` | gauge | `printer` | a printer's unfinished jobs (`ACCEPTED` queued on it, `PRINTING`) |
 //! | `printflow_printers_paused`      | gauge |           | paused printers                            |
+//! | `printflow_job_failures_total`   | counter | `reason` | steps to `FAILED` ever recorded, by failure reason (`bad_model`: the model file was missing, corrupt or not an STL; `checksum_mismatch`: it is not the ordered version; seed points 3 and 6) |
 //!
 //! Reading them from the database rather than counting transitions keeps them right after a
 //! restart and with several MES instances on one database. The messaging metrics (consumer,
@@ -14,6 +15,7 @@ use printflow_contracts::OrderStatus;
 use printflow_metrics::snapshot::snapshot_transaction;
 use printflow_metrics::Metrics;
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use sqlx::PgPool;
@@ -24,6 +26,13 @@ use std::collections::HashMap;
 struct StatusLabels {
     /// An `OrderStatus` spelling.
     status: &'static str,
+}
+
+/// `reason` label.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ReasonLabels {
+    /// A `FailureReason` spelling.
+    reason: String,
 }
 
 /// `printer` label.
@@ -42,6 +51,9 @@ pub struct MesMetrics {
     queue_length: Family<PrinterLabels, Gauge>,
     /// `printflow_printers_paused`.
     paused: Gauge,
+    /// `printflow_job_failures_total`: raised to the count of `FAILED` steps in `job_events`
+    /// (an append-only table, so the count only grows, as a counter must).
+    failures: Family<ReasonLabels, Counter>,
 }
 
 /// What one scrape read.
@@ -53,6 +65,8 @@ struct Snapshot {
     queues: Vec<(String, i64)>,
     /// Paused printers.
     paused: i64,
+    /// `(failure reason, FAILED steps recorded)`.
+    failures: Vec<(String, i64)>,
 }
 
 impl MesMetrics {
@@ -62,7 +76,13 @@ impl MesMetrics {
             jobs: Family::default(),
             queue_length: Family::default(),
             paused: Gauge::default(),
+            failures: Family::default(),
         };
+        metrics.register(
+            "printflow_job_failures",
+            "Job steps to FAILED ever recorded, by failure reason (read from the database at scrape time)",
+            m.failures.clone(),
+        );
         metrics.register(
             "printflow_jobs",
             "Production jobs in each status (read from the database at scrape time)",
@@ -110,6 +130,16 @@ impl MesMetrics {
                 .set(*length);
         }
         self.paused.set(snapshot.paused);
+        for (reason, count) in &snapshot.failures {
+            let counter = self.failures.get_or_create(&ReasonLabels {
+                reason: reason.clone(),
+            });
+            let seen = counter.get();
+            let now = u64::try_from(*count).unwrap_or(0);
+            if now > seen {
+                counter.inc_by(now - seen);
+            }
+        }
     }
 }
 
@@ -128,8 +158,15 @@ async fn read(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
     )
     .fetch_all(&mut *tx)
     .await?;
+    let failures: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT COALESCE(failure_reason, 'unknown'), count(*) FROM job_events
+         WHERE to_status = 'FAILED' GROUP BY 1",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(Snapshot {
+        failures,
         jobs: jobs.into_iter().collect(),
         paused: printers.iter().filter(|(_, paused, _)| *paused).count() as i64,
         queues: printers
@@ -150,8 +187,10 @@ mod tests {
             jobs: Family::default(),
             queue_length: Family::default(),
             paused: Gauge::default(),
+            failures: Family::default(),
         };
         metrics.register("printflow_jobs", "Jobs", m.jobs.clone());
+        metrics.register("printflow_job_failures", "Failures", m.failures.clone());
         metrics.register(
             "printflow_printer_queue_length",
             "Queues",
@@ -161,11 +200,13 @@ mod tests {
             jobs: HashMap::from([("PRINTING".to_owned(), 2)]),
             queues: vec![("printer-1".into(), 2), ("printer-2".into(), 0)],
             paused: 1,
+            failures: vec![("checksum_mismatch".into(), 2)],
         });
         m.set(&Snapshot {
             jobs: HashMap::from([("PRINTING".to_owned(), 1)]),
             queues: vec![("printer-1".into(), 1)],
             paused: 0,
+            failures: vec![("checksum_mismatch".into(), 3)],
         });
         let text = metrics.encode().unwrap();
         assert!(
@@ -179,5 +220,10 @@ mod tests {
         assert!(text.contains("printflow_printer_queue_length{printer=\"printer-1\"} 1"));
         assert!(!text.contains("printer-2"), "{text}");
         assert_eq!(m.paused.get(), 0);
+        // Raised to the database's count, never counted twice.
+        assert!(
+            text.contains("printflow_job_failures_total{reason=\"checksum_mismatch\"} 3"),
+            "{text}"
+        );
     }
 }
