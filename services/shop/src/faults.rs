@@ -8,6 +8,9 @@ pub const SEARCH_SLOW: &str = "catalog.search.slow";
 /// Seed point 2: the mesh generator produces a non-manifold mesh (one triangle missing).
 pub const MESH_NON_MANIFOLD: &str = "model.mesh.non_manifold";
 
+/// Seed point 6: the model file served for a version is another model than the one ordered.
+pub const MODEL_REPLACED: &str = "model.version.replaced";
+
 /// Every fault the Shop declares.
 pub const FAULTS: &[FaultSpec] = &[
     FaultSpec {
@@ -20,6 +23,12 @@ pub const FAULTS: &[FaultSpec] = &[
         name: MESH_NON_MANIFOLD,
         effect: "seed point 2 (3D schema fails to form): the mesh generator drops a triangle, \
                  so the saved model would be non-manifold",
+        takes_delay: false,
+    },
+    FaultSpec {
+        name: MODEL_REPLACED,
+        effect: "seed point 6 (status and 3D schema disagree): a model download serves another \
+                 model than the version ordered, as if it had been replaced after the order",
         takes_delay: false,
     },
 ];

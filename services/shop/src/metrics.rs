@@ -6,6 +6,7 @@
 //! | `printflow_catalog_search_duration_seconds`| histogram | `outcome` | [`crate::catalog::search::search_products`] |
 //! | `printflow_catalog_search_results`         | histogram |           | same, successful searches |
 //! | `printflow_design_saves_total`             | counter   | `outcome` | [`crate::designs::save::save_version`] |
+//! | `printflow_model_files_unreadable_total`   | counter   | `reason`  | the model download and order routes |
 //! | `printflow_design_edits_total`             | counter   | `outcome` | [`crate::designs::edits::edit_request`] |
 //!
 //! Every label value is created at start-up, so each series exists (at 0) before its first
@@ -76,6 +77,15 @@ pub struct ShopMetrics {
     design_saves: Family<OutcomeLabels, Counter>,
     /// `printflow_design_edits_total`.
     design_edits: Family<OutcomeLabels, Counter>,
+    /// `printflow_model_files_unreadable_total`.
+    model_files_unreadable: Family<ReasonLabels, Counter>,
+}
+
+/// `reason` label.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ReasonLabels {
+    /// `missing` or `corrupt`.
+    reason: &'static str,
 }
 
 impl ShopMetrics {
@@ -86,7 +96,14 @@ impl ShopMetrics {
             search_results: Histogram::new(buckets::SEARCH_RESULTS),
             design_saves: Family::default(),
             design_edits: Family::default(),
+            model_files_unreadable: Family::default(),
         };
+        for reason in ["missing", "corrupt"] {
+            drop(
+                m.model_files_unreadable
+                    .get_or_create(&ReasonLabels { reason }),
+            );
+        }
         for outcome in SearchOutcome::ALL {
             drop(m.search_duration.get_or_create(&OutcomeLabels {
                 outcome: outcome.as_str(),
@@ -118,7 +135,19 @@ impl ShopMetrics {
             "Design edit requests (POST /designs/{id}/edits) by outcome: accepted (applied) or rejected (nothing applied)",
             m.design_edits.clone(),
         );
+        metrics.register(
+            "printflow_model_files_unreadable",
+            "Saved model files found missing or corrupt when read (a download, an order), by reason (seed point 3)",
+            m.model_files_unreadable.clone(),
+        );
         m
+    }
+
+    /// Counts a saved model file found `missing` or `corrupt`.
+    pub fn model_file_unreadable(&self, reason: &'static str) {
+        self.model_files_unreadable
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
     }
 
     /// Records one search; `total` is the number of matches of a successful one. Call it inside

@@ -41,7 +41,7 @@ pub const POINTS: [Point; 8] = [
         indicator: "catalog search p99, 5 min",
         expr: "histogram_quantile(0.99, sum by (le) (rate(printflow_catalog_search_duration_seconds_bucket[5m])))",
         unit: Unit::Seconds,
-        alerts: &["HighErrorRatio"],
+        alerts: &["CatalogSearchFailing", "HighErrorRatio"],
     },
     Point {
         number: 2,
@@ -59,7 +59,7 @@ pub const POINTS: [Point; 8] = [
         indicator: "Shop server errors per minute",
         expr: r#"sum(rate(http_server_request_duration_seconds_count{job="shop", status_class="5xx"}[5m])) * 60"#,
         unit: Unit::PerMinute,
-        alerts: &["HighErrorRatio", "ModelFileFailingJobs"],
+        alerts: &["ModelFileUnreadable", "ModelFileFailingJobs", "HighErrorRatio"],
     },
     Point {
         number: 4,
@@ -104,7 +104,7 @@ pub const POINTS: [Point; 8] = [
         indicator: "CRM p99, 5 min",
         expr: r#"histogram_quantile(0.99, sum by (le) (rate(http_server_request_duration_seconds_bucket{job="crm"}[5m])))"#,
         unit: Unit::Seconds,
-        alerts: &["CrmLatencyHigh"],
+        alerts: &["OrderStatusReadsFailing", "CrmLatencyHigh"],
     },
 ];
 

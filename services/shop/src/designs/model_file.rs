@@ -14,6 +14,7 @@ use super::repo::{self, VersionMeta};
 use super::save::sha256_hex;
 use super::DesignError;
 use crate::model::store::{self, ModelStore};
+use printflow_faults::Faults;
 use sqlx::PgPool;
 use tracing::field::Empty;
 use uuid::Uuid;
@@ -34,6 +35,7 @@ pub struct ModelFile {
 pub async fn load_model(
     pool: &PgPool,
     store: &dyn ModelStore,
+    faults: &Faults,
     design_id: Uuid,
     version: i32,
 ) -> Result<ModelFile, DesignError> {
@@ -46,7 +48,25 @@ pub async fn load_model(
         design.model.sha256 = Empty,
         error.type = Empty,
     );
-    super::traced(span, load_verified(pool, store, design_id, version)).await
+    super::traced(span, async {
+        let file = load_verified(pool, store, design_id, version).await?;
+        Ok(replaced_by_fault(file, faults))
+    })
+    .await
+}
+
+/// The drill fault [`crate::faults::MODEL_REPLACED`]: the file served is another model than the
+/// version the order was placed with (its STL header rewritten, so it is still a valid STL and
+/// the Shop's own records agree with it), as if the version had been replaced after the order
+/// (seed point 6). MES must notice that the checksum differs from the order's.
+fn replaced_by_fault(mut file: ModelFile, faults: &Faults) -> ModelFile {
+    if faults.hit(crate::faults::MODEL_REPLACED).is_some() {
+        let mark = b"printflow drill: model replaced after the order";
+        let n = mark.len().min(file.bytes.len());
+        file.bytes[..n].copy_from_slice(&mark[..n]);
+        file.sha256 = sha256_hex(&file.bytes);
+    }
+    file
 }
 
 async fn load_verified(

@@ -111,7 +111,19 @@ pub async fn download_model(
     Path((id, version)): Path<(Uuid, i32)>,
 ) -> Result<Response, ApiError> {
     visible(&state, &caller, id).await?;
-    let file = load_model(&state.pool, state.store.as_ref(), id, version).await?;
+    let file = load_model(
+        &state.pool,
+        state.store.as_ref(),
+        &state.faults,
+        id,
+        version,
+    )
+    .await
+    .inspect_err(|e| match e {
+        DesignError::ModelFileMissing(..) => state.metrics.model_file_unreadable("missing"),
+        DesignError::ModelFileCorrupt(..) => state.metrics.model_file_unreadable("corrupt"),
+        _ => {}
+    })?;
     let header_value = |s: String| {
         HeaderValue::from_str(&s).map_err(|e| ApiError::internal(format!("bad header value: {e}")))
     };

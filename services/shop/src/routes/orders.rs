@@ -33,7 +33,12 @@ pub async fn create(
         req,
         &caller.subject,
     )
-    .await?;
+    .await
+    .inspect_err(|e| {
+        if let OrderError::ModelFileMissing(..) = e {
+            state.metrics.model_file_unreadable("missing");
+        }
+    })?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 

@@ -43,7 +43,7 @@ pub struct Stack {
     /// The service tasks, awaited on shutdown.
     tasks: Vec<JoinHandle<()>>,
     /// The Shop's model store (removed on drop).
-    model_dir: PathBuf,
+    pub model_dir: PathBuf,
 }
 
 pub async fn shop_db() -> TestDatabase {
