@@ -122,6 +122,14 @@ pub enum FailureReason {
 }
 
 impl FailureReason {
+    /// Every reason.
+    pub const ALL: [FailureReason; 4] = [
+        FailureReason::BadModel,
+        FailureReason::ChecksumMismatch,
+        FailureReason::PrintFailure,
+        FailureReason::QcRejected,
+    ];
+
     /// The wire and database spelling.
     pub fn as_str(self) -> &'static str {
         match self {

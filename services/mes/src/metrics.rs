@@ -11,7 +11,7 @@
 //! restart and with several MES instances on one database. The messaging metrics (consumer,
 //! relay, outbox backlog) come from `printflow_messaging::metrics`.
 
-use printflow_contracts::OrderStatus;
+use printflow_contracts::{FailureReason, OrderStatus};
 use printflow_metrics::snapshot::snapshot_transaction;
 use printflow_metrics::Metrics;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -78,6 +78,13 @@ impl MesMetrics {
             paused: Gauge::default(),
             failures: Family::default(),
         };
+        // Every reason from the start: a reason's first failure must be an increase from 0,
+        // not the first sample of a new series (which `increase()` cannot see).
+        for reason in FailureReason::ALL {
+            let _ = m.failures.get_or_create(&ReasonLabels {
+                reason: reason.as_str().to_owned(),
+            });
+        }
         metrics.register(
             "printflow_job_failures",
             "Job steps to FAILED ever recorded, by failure reason (read from the database at scrape time)",
