@@ -22,6 +22,7 @@
 //! 403 page, and the menu shows only the pages they may open.
 
 mod chart;
+mod drill;
 pub mod failure_points;
 mod html;
 mod journey;
@@ -141,7 +142,11 @@ async fn overview(
         .has_any(ORDERS)
         .then(|| authorization(&headers))
         .flatten();
-    let body = overview::render(&s.sources, auth).await;
+    let (banner, body) = tokio::join!(
+        drill::banner(&s.sources),
+        overview::render(&s.sources, auth)
+    );
+    let body = banner + &body;
     Html(html::page("Overview", &frame, &body)).into_response()
 }
 
@@ -150,7 +155,11 @@ async fn failure_points(State(s): State<ConsoleState>, caller: Principal) -> Res
     if !caller.has_any(FAILURE_POINTS) {
         return not_for_you(&frame);
     }
-    let body = failure_points::render(&s.sources).await;
+    let (banner, body) = tokio::join!(
+        drill::banner(&s.sources),
+        failure_points::render(&s.sources)
+    );
+    let body = banner + &body;
     Html(html::page("Failure points", &frame, &body)).into_response()
 }
 

@@ -58,7 +58,15 @@ async fn place_order(p: &Processes) -> (String, String) {
 async fn an_order_is_followed_from_the_overview_to_its_journey_and_trace() {
     let ingest = telemetry_gate().await;
     let ingest_url = ingest.base_url.clone();
-    let p = Processes::start(&[], |name| export_through_gate(&ingest_url, name)).await;
+    // MES with its drill faults, for the drill banner below.
+    let p = Processes::start(&[], |name| {
+        let mut env = export_through_gate(&ingest_url, name);
+        if name == "mes" {
+            env.push(("PRINTFLOW_FAULTS", "enabled".to_owned()));
+        }
+        env
+    })
+    .await;
     let mon = Monitoring::start(&[
         ScrapeTarget::service("crm", port_of(&p.crm.url)),
         ScrapeTarget::service("mes", port_of(&p.mes.url)),
@@ -116,6 +124,10 @@ async fn an_order_is_followed_from_the_overview_to_its_journey_and_trace() {
 
     assert!(overview.contains(&format!(r#"href="/orders/{order_id}""#)));
     assert!(!overview.contains("did not answer"), "{overview}");
+    assert!(
+        !overview.contains("Drill in progress"),
+        "no fault armed yet"
+    );
 
     // The journey: every status in CRM's timeline, each MES change with its sequence and a link
     // to the span that applied it, once the whole trace is stored.
@@ -174,6 +186,37 @@ async fn an_order_is_followed_from_the_overview_to_its_journey_and_trace() {
                 .then_some(())
         },
     )
+    .await;
+
+    // A drill fault armed in MES: the overview and the failure points say so at the top, and
+    // stop once it is disarmed.
+    let fault = format!(
+        "{}/admin/faults/outbox.drop.order.status_changed",
+        p.mes.url
+    );
+    let admin = identity::client_as_user("ada").await;
+    let armed = admin
+        .put(&fault)
+        .json(&serde_json::json!({"seconds": 600}))
+        .send()
+        .await
+        .expect("arm");
+    assert_eq!(armed.status(), 200);
+    eventually("the drill banner", Duration::from_secs(30), || async {
+        let (_, overview) = page(&base, "ada", "/overview").await;
+        let (_, points) = page(&base, "riley", "/failure-points").await;
+        let banner = "Drill in progress";
+        let named = "outbox.drop.order.status_changed (mes)";
+        (overview.contains(banner) && points.contains(banner) && points.contains(named))
+            .then_some(())
+    })
+    .await;
+    let disarmed = admin.delete(&fault).send().await.expect("disarm");
+    assert_eq!(disarmed.status(), 200);
+    eventually("the banner gone", Duration::from_secs(30), || async {
+        let (_, points) = page(&base, "riley", "/failure-points").await;
+        (!points.contains("Drill in progress")).then_some(())
+    })
     .await;
 
     in_a_browser(&base, &order_id, &trace_id).await;

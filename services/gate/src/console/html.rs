@@ -74,7 +74,7 @@ section.card h2{font-size:1.1rem;margin:.3rem 0 .5rem}.big{font-size:1.6rem;font
 .key.band{color:#4d7fb3}.state{font-weight:600;padding:0 .3rem;border-radius:3px;white-space:nowrap}
 .state.ok{background:#dcf2e1;color:#1d6b30}.state.firing{background:#fde2e4;color:#b00020}
 .state.pending{background:#fff4d6;color:#7a5300}.state.unknown{background:#eef2f6;color:#5b6570}
-tr.over td{background:#fff4f4}.down{background:#eef2f6;padding:.5rem}
+tr.over td{background:#fff4f4}.down{background:#eef2f6;padding:.5rem}.drill{background:#fff3cd;border:1px solid #e0b000;padding:.5rem}
 #busy{display:none}body.busy #busy{display:inline}
 td.op{padding-left:calc(.5rem + var(--d,0) * 1rem);overflow-wrap:anywhere}
 @media (max-width:600px){td.wide,th.wide{display:none}main{padding:.5rem}
