@@ -30,15 +30,20 @@ async fn call(
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
-async fn arm(t: &TestApp, name: &str, arming: Value) -> Value {
+/// `PUT /admin/faults/{name}` as admin `ada`: status and body.
+async fn put_fault(t: &TestApp, name: &str, arming: Value) -> (StatusCode, Value) {
     let admin = client_as_user("ada").await;
-    let (status, body) = call(
+    call(
         &admin,
         reqwest::Method::PUT,
         t.url(&format!("/admin/faults/{name}")),
         Some(arming),
     )
-    .await;
+    .await
+}
+
+async fn arm(t: &TestApp, name: &str, arming: Value) -> Value {
+    let (status, body) = put_fault(t, name, arming).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
 }
@@ -118,13 +123,7 @@ async fn an_admin_arms_lists_and_disarms_faults() {
             "delay_ms",
         ),
     ] {
-        let (status, body) = call(
-            &admin,
-            reqwest::Method::PUT,
-            t.url(&format!("/admin/faults/{name}")),
-            Some(arming),
-        )
-        .await;
+        let (status, body) = put_fault(&t, name, arming).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert_eq!(body["field"], field, "{body}");
     }

@@ -36,23 +36,27 @@ async fn arm(base: &str, fault: &str) {
     assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
 }
 
-/// Waits until the reconciler reports `order_id` as `kind`, as SRE sees it.
+/// The reconciler's disagreements, as SRE reads them (`None` before the first run).
+async fn disagreements(sre: &reqwest::Client, stack: &Stack) -> Option<Vec<Value>> {
+    let report: Value = sre
+        .get(format!("{}/reconciliation", stack.crm))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    report["disagreements"].as_array().cloned()
+}
+
+/// Waits until the reconciler reports `order_id` as `kind`.
 async fn reported(stack: &Stack, order_id: &str, kind: &str) -> Value {
     let sre = client_as_user("riley").await;
     eventually(&format!("{order_id} reported as {kind}"), WAIT, || async {
-        let report: Value = sre
-            .get(format!("{}/reconciliation", stack.crm))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        report["disagreements"]
-            .as_array()?
-            .iter()
+        disagreements(&sre, stack)
+            .await?
+            .into_iter()
             .find(|d| d["order_id"] == order_id && d["kind"] == kind)
-            .cloned()
     })
     .await
 }
@@ -71,16 +75,8 @@ async fn repair(stack: &Stack, order_id: &str, user: &str) -> (u16, Value) {
 async fn reconciled(stack: &Stack, order_id: &str) {
     let sre = client_as_user("riley").await;
     eventually(&format!("{order_id} reconciled"), WAIT, || async {
-        let report: Value = sre
-            .get(format!("{}/reconciliation", stack.crm))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        let listed = report["disagreements"]
-            .as_array()?
+        let listed = disagreements(&sre, stack)
+            .await?
             .iter()
             .any(|d| d["order_id"] == order_id);
         (!listed).then_some(())
