@@ -28,8 +28,9 @@ case "${1:-}" in
         number "${2:-}" lock-catalog
         command -v psql >/dev/null || apt_install postgresql-client
         log "locking the catalog (products) for $2 s"
-        PGPASSWORD="$PG_PASSWORD" psql -q -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d printflow_shop \
-            -v ON_ERROR_STOP=1 -c "BEGIN; LOCK TABLE products IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep($2); COMMIT;" >/dev/null
+        # As the Shop's own role: only it may connect to the Shop's database.
+        psql -q "${SHOP_DATABASE_URL:-$(service_db_url shop)}" -v ON_ERROR_STOP=1 \
+            -c "BEGIN; LOCK TABLE products IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep($2); COMMIT;" >/dev/null
         log "catalog unlocked"
         ;;
     purge-queue)
