@@ -234,3 +234,25 @@ async fn a_stalled_status_read_waits_before_answering() {
         started.elapsed()
     );
 }
+
+/// The reconciler's report is for staff and operations; the repair for admin alone. A service
+/// client, production and support (for the repair) are refused.
+#[tokio::test]
+async fn the_reconciliation_report_and_repair_refuse_other_roles() {
+    let t = spawn_app().await;
+    let order = t.create_order().await;
+    let report = t.url("/reconciliation");
+    let repair = t.url(&format!("/orders/{}/repair", order.order_id));
+    let anonymous = reqwest::Client::new();
+    let (status, _) = call(&anonymous, reqwest::Method::GET, report.clone(), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = call(&t.http, reqwest::Method::GET, report.clone(), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the Shop's client");
+    let production = client_as_user("pat").await;
+    let (status, _) = call(&production, reqwest::Method::GET, report, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "production");
+    let (status, _) = call(&anonymous, reqwest::Method::POST, repair.clone(), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = call(&t.staff, reqwest::Method::POST, repair, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "support may not repair");
+}

@@ -217,3 +217,52 @@ async fn jobs_list_filters_by_status_and_pages() {
     assert_eq!(none["total"], 0);
     app.stop().await;
 }
+
+/// `POST /jobs/states`: CRM's reconciler (`job-reader`) reads many orders' jobs at once; an
+/// order without a job is absent; an empty or oversized list is refused with the field named;
+/// a customer may not read jobs.
+#[tokio::test]
+async fn job_states_are_read_in_bulk_and_bad_lists_are_refused() {
+    let shop = FakeShop::start().await;
+    let app = spawn_app(&shop.url, &[]).await;
+    let design = Uuid::now_v7();
+    let model = cube_stl("states", 10.0);
+    shop.put(design, 1, model.clone());
+    let order = order_for(design, 1, &model, 600);
+    let id = order.data.order_id;
+    app.publish(&order).await;
+    app.wait_status(id, OrderStatus::Accepted).await;
+
+    let crm = printflow_test_support::identity::client_as_service("crm-api").await;
+    let resp = crm
+        .post(format!("{}/jobs/states", app.base))
+        .json(&json!({"order_ids": [id, Uuid::now_v7()]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    let jobs = body["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 1, "{body}");
+    assert_eq!(jobs[0]["order_id"], id.to_string());
+    assert_eq!(jobs[0]["status"], "ACCEPTED");
+    assert_eq!(jobs[0]["sequence"], 1);
+
+    let too_many: Vec<Uuid> = (0..501).map(|_| Uuid::now_v7()).collect();
+    for ids in [json!([]), json!(too_many)] {
+        let (s, body) = app
+            .post("/jobs/states", Some(json!({"order_ids": ids})))
+            .await;
+        assert_error(s, &body, 422, "validation_failed", "order_ids");
+        assert_eq!(body["field"], "order_ids", "{body}");
+    }
+    let customer = printflow_test_support::identity::client_as_user("alice").await;
+    let resp = customer
+        .post(format!("{}/jobs/states", app.base))
+        .json(&json!({"order_ids": [id]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    app.stop().await;
+}
