@@ -92,6 +92,28 @@ impl Broker {
         }
     }
 
+    /// Closes the connection, if any, and waits (at most 5 s) for the broker to confirm. Called on
+    /// shutdown once the consumers stopped: a consumer dropped mid-session is cancelled in the
+    /// background, and messages already pushed to it would otherwise wait, unacked, for the
+    /// connection to die. Closing returns them to their queues now. Later calls reconnect.
+    pub async fn close(&self) {
+        let conn = self.conn.lock().await.take();
+        if let Some(conn) = conn {
+            if conn.status().connected() {
+                let closing = conn.close(200, "shutting down".into());
+                match tokio::time::timeout(Duration::from_secs(5), closing).await {
+                    Ok(Ok(())) => {
+                        tracing::info!(name = %self.connection_name, "closed the RabbitMQ connection")
+                    }
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "closing the RabbitMQ connection failed")
+                    }
+                    Err(_) => tracing::warn!("closing the RabbitMQ connection timed out"),
+                }
+            }
+        }
+    }
+
     /// Whether a connection is up right now (connects if needed); used by `/readyz`.
     pub async fn check(&self) -> Result<(), String> {
         self.connection()

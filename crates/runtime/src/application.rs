@@ -3,9 +3,11 @@
 use anyhow::Context;
 use axum::Router;
 use futures::future::BoxFuture;
+use printflow_messaging::Broker;
 use sqlx::PgPool;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -31,6 +33,10 @@ pub struct Application<S = ()> {
     router: Router,
     /// Closed after the background tasks stopped.
     pool: Option<PgPool>,
+    /// Closed after the background tasks stopped, before the pool: closing the connection
+    /// hands every message delivered but not acked back to the queue at once, instead of when
+    /// the broker notices the process is gone.
+    broker: Option<Arc<Broker>>,
     /// Started by [`Application::run`].
     tasks: Vec<Task>,
     /// Which service this is.
@@ -56,6 +62,7 @@ impl<S> Application<S> {
         also: Vec<(&'static str, TcpListener)>,
         router: Router,
         pool: Option<PgPool>,
+        broker: Option<Arc<Broker>>,
         tasks: Vec<Task>,
     ) -> Application<S> {
         let port = listener.local_addr().map_or(0, |a| a.port());
@@ -65,6 +72,7 @@ impl<S> Application<S> {
             also,
             router,
             pool,
+            broker,
             tasks,
             service: PhantomData,
         }
@@ -156,6 +164,9 @@ impl<S> Application<S> {
             if let Err(e) = handle.await {
                 tracing::error!(task = name, error = %e, "background task panicked");
             }
+        }
+        if let Some(broker) = self.broker {
+            broker.close().await;
         }
         if let Some(pool) = self.pool {
             pool.close().await;

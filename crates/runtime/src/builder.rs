@@ -50,6 +50,8 @@ pub struct Runtime {
     auth: Auth,
     /// The database pool, closed last on shutdown; `None` for a service without a database.
     pool: Option<PgPool>,
+    /// The broker handle ([`Runtime::messaging`]), closed on shutdown after the background tasks.
+    broker: Option<Arc<Broker>>,
     /// Readiness checks, in the order they were added.
     checks: Vec<(&'static str, Check)>,
     /// The service's routes (state already applied), authenticated ones already guarded.
@@ -100,6 +102,7 @@ impl Runtime {
             auth: Auth::new(auth, service, &metrics),
             metrics,
             pool: None,
+            broker: None,
             checks: Vec::new(),
             routes: Router::new(),
             tasks: Vec::new(),
@@ -154,6 +157,7 @@ impl Runtime {
         let broker = Broker::owning(settings.url.clone(), connection_name, queues);
         let metrics = MessagingMetrics::register(&self.metrics);
         let probe = broker.clone();
+        self.broker = Some(broker.clone());
         self.checks.push((
             "broker",
             check_fn(move || {
@@ -305,6 +309,13 @@ impl Runtime {
             self.limits,
             &self.metrics,
         );
-        Application::new(self.listener, self.also, router, self.pool, self.tasks)
+        Application::new(
+            self.listener,
+            self.also,
+            router,
+            self.pool,
+            self.broker,
+            self.tasks,
+        )
     }
 }

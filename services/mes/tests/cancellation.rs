@@ -13,18 +13,11 @@ use printflow_metrics::scrape::Scrape;
 use printflow_test_support::{eventually, identity};
 use uuid::Uuid;
 
-async fn set_printers(app: &TestApp, action: &str) {
-    for id in app.printer_ids().await {
-        let (status, body) = app.post(&format!("/printers/{id}/{action}"), None).await;
-        assert_eq!(status, 200, "{action} printer {id}: {body}");
-    }
-}
-
 #[tokio::test]
 async fn an_accepted_job_is_cancelled_and_never_printed() {
     let shop = FakeShop::start().await;
     let app = spawn_app(&shop.url, &[]).await;
-    set_printers(&app, "pause").await;
+    app.set_printers("pause").await;
     let design = Uuid::now_v7();
     let model = cube_stl("cancel", 10.0);
     shop.put(design, 1, model.clone());
@@ -48,7 +41,7 @@ async fn an_accepted_job_is_cancelled_and_never_printed() {
 
     // The printers run again and print another order; the cancelled one stays cancelled.
     app.publish(&other).await;
-    set_printers(&app, "resume").await;
+    app.set_printers("resume").await;
     app.wait_status(other.data.order_id, OrderStatus::Shipped)
         .await;
     let job = app.job_for(id).await.expect("the job is kept");

@@ -267,6 +267,15 @@ impl TestApp {
             .collect()
     }
 
+    /// Pauses or resumes (`action`) every printer: paused, the farm leaves accepted jobs
+    /// ACCEPTED, so a test can look at them before the scheduler moves them on.
+    pub async fn set_printers(&self, action: &str) {
+        for id in self.printer_ids().await {
+            let (status, body) = self.post(&format!("/printers/{id}/{action}"), None).await;
+            assert_eq!(status, 200, "{action} printer {id}: {body}");
+        }
+    }
+
     /// Takes messages off `queue` (acking them) until there are at least `want`.
     pub async fn drain(&self, queue: &str, want: usize) -> Vec<lapin::message::BasicGetMessage> {
         let channel = self.broker.channel().await.expect("test channel");
