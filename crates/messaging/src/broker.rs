@@ -1,16 +1,21 @@
-//! One AMQP connection per process, re-established on demand after the broker went away.
+//! One AMQP connection per process, re-established on demand after the broker went away, to
+//! whichever node of a cluster answers.
 
 use crate::error::MessagingError;
 use crate::topology::{self, QueueSpec, ALL_QUEUES};
 use lapin::{Channel, Connection, ConnectionProperties};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 
 /// A handle to RabbitMQ shared by the publisher and the consumers of a service.
 pub struct Broker {
-    /// `amqp://user:pass@host:port/vhost`.
-    url: String,
+    /// `amqp://user:pass@host:port/vhost`, one per node of a cluster (at least one).
+    endpoints: Vec<String>,
+    /// The endpoint tried first on the next connect: the last one that worked, so a client
+    /// stays on a live node and moves on only when it fails.
+    preferred: AtomicUsize,
     /// Shown in the management UI's connection list.
     connection_name: String,
     /// The work queues this handle declares (with their dead-letter queues) besides the
@@ -37,15 +42,29 @@ impl Broker {
     }
 
     /// A broker handle declaring the exchanges and `queues` (the ones its service consumes);
-    /// connects lazily. Events for a queue nobody declared yet are not lost: publishes are
+    /// connects lazily. `url` may list several nodes of one cluster separated by commas
+    /// (`amqp://u:p@127.0.0.1:5701/v,amqp://u:p@127.0.0.1:5702/v`): a connect tries them in
+    /// turn, starting with the one that worked last. Events for a queue nobody declared yet are not lost: publishes are
     /// `mandatory`, so they stay in the outbox until the consuming service has declared it.
     pub fn owning(
         url: impl Into<String>,
         connection_name: impl Into<String>,
         queues: &[QueueSpec],
     ) -> Arc<Self> {
+        let url = url.into();
+        let mut endpoints: Vec<String> = url
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if endpoints.is_empty() {
+            // Connecting then fails with lapin's own message about the empty URL.
+            endpoints.push(url);
+        }
         Arc::new(Broker {
-            url: url.into(),
+            endpoints,
+            preferred: AtomicUsize::new(0),
             connection_name: connection_name.into(),
             queues: queues.to_vec(),
             conn: Mutex::new(None),
@@ -61,20 +80,43 @@ impl Broker {
             }
         }
         *guard = None;
+        let first = self.preferred.load(Ordering::Relaxed);
+        let mut last_error = None;
+        for i in 0..self.endpoints.len() {
+            let index = (first + i) % self.endpoints.len();
+            match self.connect_to(&self.endpoints[index]).await {
+                Ok(conn) => {
+                    self.preferred.store(index, Ordering::Relaxed);
+                    tracing::info!(
+                        name = %self.connection_name,
+                        endpoint = %redacted(&self.endpoints[index]),
+                        "connected to RabbitMQ"
+                    );
+                    let conn = Arc::new(conn);
+                    *guard = Some(conn.clone());
+                    return Ok(conn);
+                }
+                Err(e) => {
+                    if self.endpoints.len() > 1 {
+                        tracing::warn!(endpoint = %redacted(&self.endpoints[index]), error = %e, "RabbitMQ node unreachable; trying the next");
+                    }
+                    last_error = Some(e);
+                }
+            }
+        }
+        Err(last_error.unwrap_or(MessagingError::Timeout("connect")))
+    }
+
+    /// Connects to one node and declares the topology there.
+    async fn connect_to(&self, url: &str) -> Result<Connection, MessagingError> {
         let props = ConnectionProperties::default()
             .with_connection_name(self.connection_name.clone().into());
-        let conn = tokio::time::timeout(
-            Duration::from_secs(5),
-            Connection::connect(&self.url, props),
-        )
-        .await
-        .map_err(|_| MessagingError::Timeout("connect"))??;
+        let conn = tokio::time::timeout(Duration::from_secs(5), Connection::connect(url, props))
+            .await
+            .map_err(|_| MessagingError::Timeout("connect"))??;
         let channel = conn.create_channel().await?;
         topology::declare(&channel, &self.queues).await?;
         let _ = channel.close(200, "topology declared".into()).await;
-        tracing::info!(name = %self.connection_name, "connected to RabbitMQ");
-        let conn = Arc::new(conn);
-        *guard = Some(conn.clone());
         Ok(conn)
     }
 
@@ -120,5 +162,46 @@ impl Broker {
             .await
             .map(|_| ())
             .map_err(|e| e.to_string())
+    }
+}
+
+/// `url` without its user information, for logs: `amqp://127.0.0.1:5672/vhost`.
+fn redacted(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((_, host)) => format!("{scheme}://{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_comma_separated_url_lists_the_nodes_of_a_cluster() {
+        let broker = Broker::new(
+            "amqp://u:p@127.0.0.1:5701/v, amqp://u:p@127.0.0.1:5702/v,,",
+            "test",
+        );
+        assert_eq!(
+            broker.endpoints,
+            ["amqp://u:p@127.0.0.1:5701/v", "amqp://u:p@127.0.0.1:5702/v"]
+        );
+        assert_eq!(
+            Broker::new("amqp://127.0.0.1", "t").endpoints,
+            ["amqp://127.0.0.1"]
+        );
+    }
+
+    #[test]
+    fn logged_endpoints_carry_no_credentials() {
+        assert_eq!(
+            redacted("amqp://user:secret@127.0.0.1:5672/%2f"),
+            "amqp://127.0.0.1:5672/%2f"
+        );
+        assert_eq!(redacted("amqp://127.0.0.1:5672"), "amqp://127.0.0.1:5672");
     }
 }

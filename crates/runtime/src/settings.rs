@@ -71,7 +71,8 @@ impl DatabaseSettings {
 /// The RabbitMQ connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerSettings {
-    /// AMQP URL (`<P>_AMQP_URL`, default `amqp://guest:guest@127.0.0.1:5672/%2f`).
+    /// AMQP URL (`<P>_AMQP_URL`, default `amqp://guest:guest@127.0.0.1:5672/%2f`); the nodes
+    /// of a cluster as several URLs separated by commas, tried in turn.
     pub url: String,
 }
 

@@ -224,6 +224,38 @@ async fn events_published_while_crm_is_down_are_applied_when_it_is_back() {
     assert_eq!(t.events(id).await.last_applied_sequence, 3);
 }
 
+/// `CRM_AMQP_URL` may list several nodes of a cluster: a node that refuses connections is
+/// skipped for the next, and consumption goes on there.
+#[tokio::test]
+async fn a_dead_node_listed_first_in_the_amqp_url_is_skipped() {
+    let t = spawn_app().await;
+    let id = t.create_order().await.order_id;
+    let TestApp {
+        app,
+        db,
+        vhost,
+        http,
+        staff,
+        cleanup,
+    } = t;
+    app.stop().await;
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("amqp://127.0.0.1:{}/%2f", dead.local_addr().unwrap().port());
+    drop(dead);
+    let app = Running::start(&db.url, &format!("{dead_url},{}", vhost.amqp_url), &[]).await;
+    let t = TestApp {
+        app,
+        db,
+        vhost,
+        http,
+        staff,
+        cleanup,
+    };
+    t.send_status(id, 1, OrderStatus::Accepted).await;
+    let status = t.wait_for_status(id, OrderStatus::Accepted).await;
+    assert_eq!(status.status_version, 2);
+}
+
 #[tokio::test]
 async fn an_illegal_transition_is_rejected_and_does_not_block_later_events() {
     let t = spawn_app().await;

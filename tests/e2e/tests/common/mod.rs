@@ -7,6 +7,7 @@
     reason = "each test file uses a different part of the harness"
 )]
 
+pub mod fleet;
 pub mod processes;
 
 /// The statuses of an order that goes well, in order.

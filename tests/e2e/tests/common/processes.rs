@@ -125,6 +125,13 @@ impl ServiceProcess {
         }
     }
 
+    /// SIGKILL: the process dies mid-work, with no shutdown of any kind (open transactions,
+    /// unacked messages and leases are left for the others to recover); waits until it is gone.
+    pub async fn kill(mut self) {
+        self.child.start_kill().expect("SIGKILL");
+        self.child.wait().await.expect("reap the killed child");
+    }
+
     /// The last lines of its output.
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
