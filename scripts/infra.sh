@@ -17,7 +17,8 @@
 # COMPONENT: postgres, rabbitmq, jaeger, monitoring (Prometheus + Alertmanager), keycloak;
 # default all.
 # Settings (README): every *_PORT, PG_USER, PG_PASSWORD, PG_{SHOP,CRM,MES}_PASSWORD, PRINTFLOW_DATA_DIR, PRINTFLOW_CACHE_DIR,
-# JAEGER_STORAGE=memory|badger, ALERT_WEBHOOK_URL, KEYCLOAK_ADMIN_PASSWORD and the realm's
+# JAEGER_STORAGE=memory|badger, JAEGER_SAMPLING=all|tail (JAEGER_TAIL_LATENCY_MS, JAEGER_TAIL_SHARE_PERCENT,
+# JAEGER_TAIL_DECISION_WAIT_SECONDS; docs/monitoring.md), ALERT_WEBHOOK_URL, KEYCLOAK_ADMIN_PASSWORD and the realm's
 # PRINTFLOW_DEV_PASSWORD_* / PRINTFLOW_*_CLIENT_SECRET overrides (docs/security.md).
 
 set -euo pipefail
@@ -327,26 +328,30 @@ ready_jaeger() {
 }
 
 up_jaeger() {
-    local storage="${JAEGER_STORAGE:-memory}" running
+    local storage="${JAEGER_STORAGE:-memory}" sampling running rendered configs
     [[ "$storage" == memory || "$storage" == badger ]] || die "JAEGER_STORAGE must be 'memory' or 'badger', got '$storage'"
+    # all (every span stored) or tail (config/jaeger/tail-sampling.yaml, its JAEGER_TAIL_* settings).
+    sampling="$(bash "$ROOT/scripts/jaeger-config.sh" describe "${JAEGER_SAMPLING:-all}")"
     build_jaeger
     if daemon_running jaeger; then
-        # Only an explicit request for the other storage is an error.
+        # Only an explicit request for the other storage or sampling is an error.
         running="$(cat "$RUN_DIR/jaeger.storage" 2>/dev/null || echo unknown)"
         [[ -z "${JAEGER_STORAGE:-}" || "$running" == "$storage" ]] ||
             die "Jaeger runs with $running storage, JAEGER_STORAGE=$storage was requested: run '$0 down jaeger' first"
+        running="$(cat "$RUN_DIR/jaeger.sampling" 2>/dev/null || echo all)"
+        [[ -z "${JAEGER_SAMPLING:-}" || "$running" == "$sampling" ]] ||
+            die "Jaeger runs with sampling $running, JAEGER_SAMPLING=$JAEGER_SAMPLING requests $sampling: run '$0 down jaeger' first"
     else
         ports_free Jaeger "$JAEGER_OTLP_GRPC_PORT" "$JAEGER_OTLP_HTTP_PORT" "$JAEGER_QUERY_PORT" \
             "$JAEGER_QUERY_GRPC_PORT" "$JAEGER_HEALTH_PORT" "$JAEGER_METRICS_PORT" "$JAEGER_SPANMETRICS_PORT"
         mkdir -p -- "$JAEGER_DIR/badger/keys" "$JAEGER_DIR/badger/values"
-        # The path goes into a double-quoted YAML string.
-        [[ "$DATA_DIR" != *[\"\\$'\n']* ]] || die "DATA_DIR must not contain quotes, backslashes or newlines"
-        local template="$ROOT/config/jaeger/config.yaml"
-        [[ "$storage" == memory ]] || template="$ROOT/config/jaeger/config-badger.yaml"
-        render_config "$template" "$JAEGER_DIR/config.yaml"
+        # One --config=FILE per line: the base file, then the fragments merged over it.
+        rendered="$(bash "$ROOT/scripts/jaeger-config.sh" render "$JAEGER_DIR" "$storage" "${JAEGER_SAMPLING:-all}")"
+        mapfile -t configs <<<"$rendered"
         printf '%s\n' "$storage" >"$RUN_DIR/jaeger.storage"
-        log "starting Jaeger ($storage storage)"
-        daemon_start jaeger root HOME="$JAEGER_DIR" "$JAEGER_BIN" --config "$JAEGER_DIR/config.yaml"
+        printf '%s\n' "$sampling" >"$RUN_DIR/jaeger.sampling"
+        log "starting Jaeger ($storage storage, sampling $sampling)"
+        daemon_start jaeger root HOME="$JAEGER_DIR" "$JAEGER_BIN" "${configs[@]}"
     fi
     daemon_wait jaeger 60
 }
@@ -355,7 +360,7 @@ up_jaeger() {
 down_jaeger() { daemon_stop jaeger; }
 
 status_jaeger() {
-    daemon_status jaeger "otlp grpc 127.0.0.1:$JAEGER_OTLP_GRPC_PORT http 127.0.0.1:$JAEGER_OTLP_HTTP_PORT  api http://127.0.0.1:$JAEGER_QUERY_PORT/  ($(cat "$RUN_DIR/jaeger.storage" 2>/dev/null) storage)"
+    daemon_status jaeger "otlp grpc 127.0.0.1:$JAEGER_OTLP_GRPC_PORT http 127.0.0.1:$JAEGER_OTLP_HTTP_PORT  api http://127.0.0.1:$JAEGER_QUERY_PORT/  ($(cat "$RUN_DIR/jaeger.storage" 2>/dev/null) storage, sampling $(cat "$RUN_DIR/jaeger.sampling" 2>/dev/null || echo all))"
 }
 
 # --------------------------------------------------------------------------------- monitoring

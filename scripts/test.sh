@@ -13,6 +13,9 @@ set -euo pipefail
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
 started=$(now_us)
+# The tests read back every span they cause: a Jaeger that samples (JAEGER_SAMPLING=tail, e.g.
+# left by scripts/stack.sh) is refused by infra.sh instead of failing them one by one.
+export JAEGER_SAMPLING=all
 infra_and_build
 # The console's browser tests drive Debian's Chromium through its WebDriver (headless).
 apt_install chromium chromium-driver
@@ -23,6 +26,9 @@ export PRINTFLOW_TEST_RABBITMQ_USER="$RABBITMQ_ADMIN_USER" PRINTFLOW_TEST_RABBIT
 export PRINTFLOW_TEST_RABBITMQ_API="http://127.0.0.1:$RABBITMQ_MANAGEMENT_PORT"
 export PRINTFLOW_TEST_RABBITMQ_PROMETHEUS_PORT="$RABBITMQ_PROMETHEUS_PORT"
 export PRINTFLOW_RABBITMQ_NODE_SCRIPT="$ROOT/scripts/rabbitmq-node.sh"
+export PRINTFLOW_RABBITMQ_CLUSTER_SCRIPT="$ROOT/scripts/rabbitmq-cluster.sh"
+# The tail sampling tests run their own Jaeger from the binary infra.sh built.
+export PRINTFLOW_JAEGER_BIN="$DATA_DIR/bin/jaeger"
 export PRINTFLOW_TEST_JAEGER_API="http://127.0.0.1:$JAEGER_QUERY_PORT"
 export PRINTFLOW_TEST_OTLP_ENDPOINT="http://127.0.0.1:$JAEGER_OTLP_HTTP_PORT"
 export PRINTFLOW_TEST_KEYCLOAK_URL="http://127.0.0.1:$KEYCLOAK_PORT"

@@ -110,7 +110,13 @@ impl Publisher {
                         Some(MessagingError::Unroutable(msg.routing_key.clone())),
                     )
                 }
-                Ok(Ok(Confirmation::Nack(_))) => return (confirmed, Some(MessagingError::Nacked)),
+                Ok(Ok(Confirmation::Nack(_))) => {
+                    // A fresh channel for the retry: after a quorum queue's leader died, a
+                    // channel of RabbitMQ 3.10 can keep refusing that queue's messages while
+                    // a new one delivers them (seen in tests/e2e/tests/rabbitmq_cluster.rs).
+                    self.channel.lock().await.take();
+                    return (confirmed, Some(MessagingError::Nacked));
+                }
                 Ok(Ok(Confirmation::NotRequested)) => confirmed += 1,
                 Ok(Err(e)) => {
                     self.channel.lock().await.take();

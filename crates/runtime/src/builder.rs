@@ -96,6 +96,17 @@ impl Runtime {
             .await
             .with_context(|| format!("binding {}:{}", http.host, http.port))?;
         let metrics = Metrics::new();
+        let spans = printflow_telemetry::accounting::span_accounting();
+        metrics.register(
+            "otel_sdk_span_ended",
+            "Sampled spans this process ended and handed to the batch processor",
+            spans.ended.clone(),
+        );
+        metrics.register(
+            "otel_sdk_exporter_span_exported",
+            "Spans given to the OTLP exporter, by whether the export succeeded; ended minus exported is what the SDK dropped",
+            spans.exported.clone(),
+        );
         Ok(Runtime {
             listener,
             also: Vec::new(),

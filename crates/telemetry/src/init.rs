@@ -1,5 +1,6 @@
 //! Process-wide set-up: propagators, tracer provider, `tracing` subscriber.
 
+use crate::accounting::{CountingExporter, CountingProcessor};
 use crate::export_token::{AuthenticatedClient, ExportToken};
 use crate::log_format::WithTraceIds;
 use crate::settings::{
@@ -218,7 +219,7 @@ pub fn init(
     } else {
         match exporter(&settings.exporter) {
             Ok(exporter) => {
-                let batch = BatchSpanProcessor::builder(exporter)
+                let batch = BatchSpanProcessor::builder(CountingExporter(exporter))
                     .with_batch_config(
                         BatchConfigBuilder::default()
                             .with_max_queue_size(settings.batch.max_queue_size)
@@ -229,7 +230,7 @@ pub fn init(
                     .build();
                 Some(
                     SdkTracerProvider::builder()
-                        .with_span_processor(batch)
+                        .with_span_processor(CountingProcessor(batch))
                         .with_sampler(sampler(settings.sampler))
                         .with_resource(resource(&settings, default_service_name, version))
                         .build(),

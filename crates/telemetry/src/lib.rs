@@ -9,6 +9,8 @@
 //!   an incoming `traceparent`.
 //! - [`http_client::send`] wraps an outgoing reqwest call in a CLIENT span and injects
 //!   `traceparent`.
+//! - [`accounting`] counts the spans ended and exported, so spans the SDK dropped show up in
+//!   the service's metrics.
 //! - [`propagation`] moves a context into and out of string header maps (AMQP headers, outbox
 //!   rows).
 //!
@@ -16,6 +18,7 @@
 //! this crate is the only one that names OpenTelemetry types, apart from span kinds and links in
 //! the messaging crate.
 
+pub mod accounting;
 mod export_token;
 pub mod http_client;
 pub mod http_server;

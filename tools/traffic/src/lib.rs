@@ -16,6 +16,7 @@
 //! 4. [`journeys`]: [`generate`] and everything in 1-2 but [`cli`].
 //! 5. [`runner`]: [`journeys`], [`config`], [`mix`], [`shop`], [`stats`].
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod generate;

@@ -100,6 +100,7 @@ impl OrderCancellation {
 
     async fn apply(&self, cancelled: &OrderCancelled) -> Result<Cancellation, TransitionError> {
         let mut tx = self.pool.begin().await?;
+        super::lock_order(&mut tx, cancelled.order_id).await?;
         let job: Option<Job> = sqlx::query_as("SELECT * FROM jobs WHERE order_id = $1 FOR UPDATE")
             .bind(cancelled.order_id)
             .fetch_optional(&mut *tx)

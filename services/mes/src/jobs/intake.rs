@@ -74,6 +74,7 @@ impl OrderIntake {
     async fn create_job(&self, order: &OrderCreated) -> Result<Intake, TransitionError> {
         let span = Span::current();
         let mut tx = self.pool.begin().await?;
+        super::lock_order(&mut tx, order.order_id).await?;
         let inserted = sqlx::query_as::<_, Job>(
             "INSERT INTO jobs (id, order_id, design_id, design_version, model_sha256,
                                model_size_bytes, estimated_print_seconds, material, quantity,

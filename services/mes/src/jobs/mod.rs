@@ -178,3 +178,21 @@ pub(crate) fn sample_job() -> Job {
         trace_context: Default::default(),
     }
 }
+
+/// Serialises, until `tx` ends, the intake of an order's `order.created` and of its
+/// `order.cancelled`. Without it, two consumers (of one instance or of two) could each miss the
+/// other's uncommitted row: intake inserts the job while the cancellation finds no job and
+/// leaves a note intake already looked for, and the job would be printed though cancelled.
+pub(crate) async fn lock_order(
+    tx: &mut sqlx::PgConnection,
+    order_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    // The lock's key is the order id folded to 64 bits; a rare collision only makes two
+    // unrelated orders wait for each other.
+    let (high, low) = order_id.as_u64_pair();
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind((high ^ low).cast_signed())
+        .execute(tx)
+        .await?;
+    Ok(())
+}
