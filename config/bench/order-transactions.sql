@@ -1,7 +1,10 @@
 -- pgbench script: the database work of one order, transaction by transaction, on tables of the
 -- same shape as the services' (scripts/bench-orders.sh creates them in a scratch database).
--- One run of this script = one order, so pgbench's "tps" is the orders/s PostgreSQL alone
--- could commit on this machine: the database's share of the bound. The counts follow the code:
+-- One run of this script is every kind of transaction an order causes, once each (22 commits);
+-- scripts/bench-orders.sh takes the commit rate it reaches and divides it by the commits one
+-- order really takes (measured in the same run: reads count, and relays and the scheduler
+-- batch several orders' rows in one transaction), which gives the orders/s PostgreSQL alone
+-- could carry on this machine. The kinds, by service:
 --   Shop:  1 order placement read (design version)                                   1
 --   CRM:   create (customer upsert, order, history, outbox) + relay mark sent          2
 --   MES:   intake (job, event) + verify + start print + 4 phase ends, each with its

@@ -19,8 +19,11 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-/// Phase completions handled per tick.
+/// Phase completions handled per transaction.
 const FINISH_BATCH: i64 = 100;
+/// Batches of phase completions per tick at most. One batch a tick let a backlog of thousands
+/// of due phases (the order benchmark, docs/benchmarks.md) wait seconds per step.
+const FINISH_ROUNDS: usize = 20;
 
 /// Drives jobs through production.
 #[derive(Debug, Clone)]
@@ -51,7 +54,7 @@ impl Scheduler {
     /// One production round: start prints on idle printers, then finish due phases.
     pub async fn produce_once(&self) -> Result<(), TransitionError> {
         let started = self.start_prints().await?;
-        let finished = self.finish_phases().await?;
+        let finished = self.finish_all_phases().await?;
         if started + finished > 0 {
             self.signal.wake();
         }
@@ -91,18 +94,7 @@ impl Scheduler {
             if busy {
                 continue;
             }
-            // Its own queue first; otherwise it takes the oldest waiting job of another queue,
-            // so one long print (or a paused printer) never holds up jobs while printers idle.
-            let next = sqlx::query_as::<_, Job>(
-                "SELECT * FROM jobs
-                 WHERE status = 'ACCEPTED' AND model_verified
-                 ORDER BY printer_id IS DISTINCT FROM $1, created_at, id LIMIT 1
-                 FOR UPDATE SKIP LOCKED",
-            )
-            .bind(printer)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(mut job) = next {
+            if let Some(mut job) = next_job(&mut tx, printer).await? {
                 let reassigned = job.printer_id != Some(printer);
                 job.printer_id = Some(printer);
                 // The order's trace continues here: the span's parent is the job's stored
@@ -137,10 +129,24 @@ impl Scheduler {
         Ok(started)
     }
 
-    /// Steps 3-6: timed phases that are over move on. A print on a paused printer is frozen
+    /// Steps 3-6, until no due phase is left (at most [`FINISH_ROUNDS`] batches a tick, so
+    /// printers still get their next job): timed phases that are over move on.
+    async fn finish_all_phases(&self) -> Result<usize, TransitionError> {
+        let mut moved = 0;
+        for _ in 0..FINISH_ROUNDS {
+            let (due, done) = self.finish_phases().await?;
+            moved += done;
+            if due < FINISH_BATCH as usize {
+                break;
+            }
+        }
+        Ok(moved)
+    }
+
+    /// One batch of steps 3-6: timed phases that are over move on; (jobs due, jobs moved). A print on a paused printer is frozen
     /// (it finishes on the first tick after the resume); in manual QC mode quality checks wait
     /// for an operator.
-    async fn finish_phases(&self) -> Result<usize, TransitionError> {
+    async fn finish_phases(&self) -> Result<(usize, usize), TransitionError> {
         let mut tx = self.pool.begin().await?;
         let due = sqlx::query_as::<_, Job>(
             "SELECT j.* FROM jobs j LEFT JOIN printers p ON p.id = j.printer_id
@@ -189,7 +195,7 @@ impl Scheduler {
             }
             return Err(e.into());
         }
-        Ok(moved)
+        Ok((due.len(), moved))
     }
 
     /// Where a job whose phase is over goes next (rolling the configured failure dice).
@@ -236,4 +242,35 @@ where
             tracing::warn!(error = %e, "scheduler step failed; retrying next tick");
         }
     }
+}
+
+/// The next verified job for `printer`, locked: the oldest of its own queue, otherwise the
+/// oldest waiting job of any queue, so one long print (or a paused printer) never holds up jobs
+/// while printers idle. Two queries rather than one `ORDER BY printer_id IS DISTINCT FROM ...`:
+/// each walks an index (`jobs_printer_status_idx`, `jobs_status_idx`) and stops at the first
+/// unlocked row, where the single query sorted every waiting job for every idle printer.
+async fn next_job(
+    tx: &mut sqlx::PgConnection,
+    printer: i32,
+) -> Result<Option<Job>, sqlx::Error> {
+    let own = sqlx::query_as::<_, Job>(
+        "SELECT * FROM jobs
+         WHERE printer_id = $1 AND status = 'ACCEPTED' AND model_verified
+         ORDER BY created_at, id LIMIT 1
+         FOR UPDATE SKIP LOCKED",
+    )
+    .bind(printer)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if own.is_some() {
+        return Ok(own);
+    }
+    sqlx::query_as::<_, Job>(
+        "SELECT * FROM jobs
+         WHERE status = 'ACCEPTED' AND model_verified
+         ORDER BY created_at, id LIMIT 1
+         FOR UPDATE SKIP LOCKED",
+    )
+    .fetch_optional(&mut *tx)
+    .await
 }
