@@ -249,10 +249,7 @@ where
 /// while printers idle. Two queries rather than one `ORDER BY printer_id IS DISTINCT FROM ...`:
 /// each walks an index (`jobs_printer_status_idx`, `jobs_status_idx`) and stops at the first
 /// unlocked row, where the single query sorted every waiting job for every idle printer.
-async fn next_job(
-    tx: &mut sqlx::PgConnection,
-    printer: i32,
-) -> Result<Option<Job>, sqlx::Error> {
+async fn next_job(tx: &mut sqlx::PgConnection, printer: i32) -> Result<Option<Job>, sqlx::Error> {
     let own = sqlx::query_as::<_, Job>(
         "SELECT * FROM jobs
          WHERE printer_id = $1 AND status = 'ACCEPTED' AND model_verified
