@@ -76,7 +76,10 @@ start_bench() {
     secret=$(realm_client_secret "$name-api")
     [[ "$name" == shop ]] || amqp=$(service_amqp_url "$name")
     (
+        # Batches leave every second (default 5 s), so what a look at the span counters finds
+        # still queued is at most a second's worth: see queued() below.
         export RUST_LOG=info OTEL_TRACES_SAMPLER=always_on OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf \
+            OTEL_BSP_SCHEDULE_DELAY=1000 \
             OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$((GATE_PORT + 2))" \
             TELEMETRY_TOKEN_URL="$TOKEN_URL" TELEMETRY_CLIENT_ID="$name-api" TELEMETRY_CLIENT_SECRET="$secret"
         export "${upper}_HTTP_PORT=$port" "${upper}_AUTH_ISSUER_URL=$ISSUER" \
@@ -136,8 +139,9 @@ commits() {
 crm_sql() { psql "$(service_db_url crm)" -XAtc "$1"; }
 
 metrics_token
-# "ended - exported" over the three services, the smallest of a few looks: what sits in the
-# batch queues (or was dropped) right after an export.
+# "ended - exported" over the three services, the smallest of a few looks 1.5 s apart: what
+# sits in the batch queues (or was dropped). Each look's own /metrics requests end a span per
+# service after the counters were read; the next look, 1.5 s later, finds them exported.
 queued() {
     local best="" e o f d
     for _ in $(seq 1 "$1"); do
@@ -145,11 +149,11 @@ queued() {
         d=$((e - o - f))
         [[ -z "$best" || $d -lt $best ]] && best=$d
         ((best == 0)) && break
-        sleep 0.5
+        sleep 1.5
     done
     echo "$best"
 }
-queued0=$(queued 12)
+queued0=$(queued 6)
 read -r ended0 _ failed0 < <(span_counts)
 read -r gref0 gfull0 gdrop0 < <(gate_counts)
 jref0=$(jaeger_refused)
@@ -183,7 +187,7 @@ per_order=$(awk -v a="$commits_start" -v b="$commits_end" -v n="$run_orders" 'BE
 # Spans still queued look like drops until the next export (every 5 s), and the services'
 # background work keeps ending spans: the SDK's loss is the growth of the smallest
 # "ended - exported" of a few looks (0 once a batch left with nothing behind).
-sdk_dropped=$(($(queued 30) - queued0))
+sdk_dropped=$(($(queued 12) - queued0))
 read -r ended1 _ failed1 < <(span_counts)
 read -r gref1 gfull1 gdrop1 < <(gate_counts)
 jref1=$(jaeger_refused)

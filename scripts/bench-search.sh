@@ -49,7 +49,9 @@ ready_bench-shop() { http_ok "http://127.0.0.1:$SHOP_HTTP_PORT/readyz"; }
 
 # start_shop PORT on|off
 start_shop() {
-    export SHOP_HTTP_PORT=$1 RUST_LOG=warn SHOP_MODEL_STORE_DIR="$DATA_DIR/models"
+    # info, as in the stack, for both variants: RUST_LOG filters spans too, and at warn the
+    # Shop's spans (all info) would never be created, so "tracing on" would trace nothing.
+    export SHOP_HTTP_PORT=$1 RUST_LOG=info SHOP_MODEL_STORE_DIR="$DATA_DIR/models"
     export SHOP_DATABASE_URL="$(service_db_url shop)"
     # The Shop will not start without its client credentials (it calls CRM with its own token).
     export SHOP_AUTH_CLIENT_SECRET="$(realm_client_secret shop-api)"
