@@ -188,21 +188,13 @@ async fn duplicate_and_stale_events_change_nothing_and_are_recorded() {
 
 #[tokio::test]
 async fn events_published_while_crm_is_down_are_applied_when_it_is_back() {
-    let t = spawn_app().await;
+    let mut t = spawn_app().await;
     let id = t.create_order().await.order_id;
-    let TestApp {
-        app,
-        db,
-        vhost,
-        http,
-        staff,
-        cleanup,
-    } = t;
-    app.stop().await;
+    t.app.halt().await;
     // CRM is down; MES keeps publishing and the durable queue keeps the events.
     for (i, status) in HAPPY.iter().take(3).enumerate() {
         let event = status_event(id, i as i64 + 1, *status);
-        vhost
+        t.vhost
             .publish_raw(
                 EVENTS_EXCHANGE,
                 ORDER_STATUS_CHANGED,
@@ -210,15 +202,7 @@ async fn events_published_while_crm_is_down_are_applied_when_it_is_back() {
             )
             .await;
     }
-    let app = Running::start(&db.url, &vhost.amqp_url, &[]).await;
-    let t = TestApp {
-        app,
-        db,
-        vhost,
-        http,
-        staff,
-        cleanup,
-    };
+    t.app = Running::start(&t.db.url, &t.vhost.amqp_url, &[]).await;
     let status = t.wait_for_status(id, HAPPY[2]).await;
     assert_eq!(status.status_version, 4);
     assert_eq!(t.events(id).await.last_applied_sequence, 3);
@@ -228,29 +212,13 @@ async fn events_published_while_crm_is_down_are_applied_when_it_is_back() {
 /// skipped for the next, and consumption goes on there.
 #[tokio::test]
 async fn a_dead_node_listed_first_in_the_amqp_url_is_skipped() {
-    let t = spawn_app().await;
+    let mut t = spawn_app().await;
     let id = t.create_order().await.order_id;
-    let TestApp {
-        app,
-        db,
-        vhost,
-        http,
-        staff,
-        cleanup,
-    } = t;
-    app.stop().await;
+    t.app.halt().await;
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_url = format!("amqp://127.0.0.1:{}/%2f", dead.local_addr().unwrap().port());
     drop(dead);
-    let app = Running::start(&db.url, &format!("{dead_url},{}", vhost.amqp_url), &[]).await;
-    let t = TestApp {
-        app,
-        db,
-        vhost,
-        http,
-        staff,
-        cleanup,
-    };
+    t.app = Running::start(&t.db.url, &format!("{dead_url},{}", t.vhost.amqp_url), &[]).await;
     t.send_status(id, 1, OrderStatus::Accepted).await;
     let status = t.wait_for_status(id, OrderStatus::Accepted).await;
     assert_eq!(status.status_version, 2);

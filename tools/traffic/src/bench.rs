@@ -102,16 +102,9 @@ pub async fn run(settings: BenchSettings) -> anyhow::Result<BenchReport> {
     for (i, (design_id, version)) in designs.into_iter().enumerate() {
         let shared = shared.clone();
         tasks.push(tokio::spawn(async move {
-            let Shared {
-                shops,
-                samples,
-                recent,
-                measuring,
-                stop,
-            } = &*shared;
             let mut n = 0usize;
-            while !stop.load(Ordering::Relaxed) {
-                let shop = &shops[(i + n) % shops.len()];
+            while !shared.stop.load(Ordering::Relaxed) {
+                let shop = &shared.shops[(i + n) % shared.shops.len()];
                 n += 1;
                 let order = OrderRequest {
                     design_id,
@@ -127,14 +120,14 @@ pub async fn run(settings: BenchSettings) -> anyhow::Result<BenchReport> {
                     .ok()
                     .and_then(|r| r.expect_accepted(endpoint::PLACE_ORDER).ok());
                 if let Some(placed) = &placed {
-                    let mut recent = recent.lock().unwrap_or_else(|p| p.into_inner());
+                    let mut recent = shared.recent.lock().unwrap_or_else(|p| p.into_inner());
                     if recent.len() >= 1000 {
                         recent.remove(0);
                     }
                     recent.push(placed.order_id);
                 }
-                if measuring.load(Ordering::Relaxed) {
-                    let mut s = samples.lock().unwrap_or_else(|p| p.into_inner());
+                if shared.measuring.load(Ordering::Relaxed) {
+                    let mut s = shared.samples.lock().unwrap_or_else(|p| p.into_inner());
                     match placed {
                         Some(p) => {
                             s.placement_ms.push(ms);
@@ -149,17 +142,10 @@ pub async fn run(settings: BenchSettings) -> anyhow::Result<BenchReport> {
     for i in 0..settings.status_connections {
         let shared = shared.clone();
         tasks.push(tokio::spawn(async move {
-            let Shared {
-                shops,
-                samples,
-                recent,
-                measuring,
-                stop,
-            } = &*shared;
             let mut n = 0usize;
-            while !stop.load(Ordering::Relaxed) {
+            while !shared.stop.load(Ordering::Relaxed) {
                 let id = {
-                    let recent = recent.lock().unwrap_or_else(|p| p.into_inner());
+                    let recent = shared.recent.lock().unwrap_or_else(|p| p.into_inner());
                     recent
                         .get((i * 7919 + n * 31) % recent.len().max(1))
                         .copied()
@@ -169,7 +155,7 @@ pub async fn run(settings: BenchSettings) -> anyhow::Result<BenchReport> {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     continue;
                 };
-                let shop = &shops[(i + n) % shops.len()];
+                let shop = &shared.shops[(i + n) % shared.shops.len()];
                 let started = Instant::now();
                 let ok = matches!(
                     shop.order_status(id)
@@ -178,8 +164,8 @@ pub async fn run(settings: BenchSettings) -> anyhow::Result<BenchReport> {
                     Ok(Ok(_))
                 );
                 let ms = started.elapsed().as_secs_f64() * 1000.0;
-                if measuring.load(Ordering::Relaxed) {
-                    let mut s = samples.lock().unwrap_or_else(|p| p.into_inner());
+                if shared.measuring.load(Ordering::Relaxed) {
+                    let mut s = shared.samples.lock().unwrap_or_else(|p| p.into_inner());
                     if ok {
                         s.status_ms.push(ms);
                     } else {

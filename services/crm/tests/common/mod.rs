@@ -76,6 +76,12 @@ impl Running {
 
     /// Shuts it down and waits until it has stopped.
     pub async fn stop(mut self) {
+        self.halt().await;
+    }
+
+    /// Shuts it down and waits until it has stopped, keeping the handle: a test then puts a
+    /// new instance in its place (`t.app = Running::start(...)`) on the same database.
+    pub async fn halt(&mut self) {
         self.stop.cancel();
         (&mut self.task).await.expect("CRM task").expect("CRM run");
     }

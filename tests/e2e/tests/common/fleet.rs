@@ -2,7 +2,7 @@
 //! order traffic through every Shop and the end-of-test check that every order is reconciled,
 //! read straight from the databases.
 
-use super::processes::{free_port, otel_env, ServiceProcess};
+use super::processes::{free_port, otel_env, saved_design, ServiceProcess};
 use super::{crm_db, mes_db, shop_db};
 use printflow_test_support::{identity, TestDatabase};
 use serde_json::{json, Value};
@@ -313,35 +313,4 @@ pub async fn order_traffic(clients: usize, shops: LiveShops, stop: Arc<AtomicBoo
         .unwrap()
         .into_inner()
         .unwrap()
-}
-
-/// Saves a design of the cheapest product on `shop`; (design id, version).
-async fn saved_design(http: &reqwest::Client, shop: &str) -> (String, i64) {
-    let page: Value = http
-        .get(format!("{shop}/catalog/products?sort=price_asc&per_page=1"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let design: Value = http
-        .post(format!("{shop}/designs"))
-        .json(&json!({"product_id": page["items"][0]["id"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = design["design_id"].as_str().unwrap().to_owned();
-    let version: Value = http
-        .post(format!("{shop}/designs/{id}/versions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (id, version["version"].as_i64().unwrap())
 }

@@ -233,40 +233,40 @@ impl Processes {
 
     /// Designs and saves a small product; returns (design id, version).
     pub async fn saved_design(&self) -> (String, i64) {
-        let page: Value = self
-            .http
-            .get(format!(
-                "{}/catalog/products?sort=price_asc&per_page=1",
-                self.shop.url
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let design: Value = self
-            .http
-            .post(format!("{}/designs", self.shop.url))
-            .json(&json!({"product_id": page["items"][0]["id"]}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let id = design["design_id"].as_str().unwrap().to_owned();
-        let version: Value = self
-            .http
-            .post(format!("{}/designs/{id}/versions", self.shop.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        (id, version["version"].as_i64().unwrap())
+        saved_design(&self.http, &self.shop.url).await
     }
+}
+
+/// Designs and saves the cheapest product on the Shop at `shop` as `http`'s caller; returns
+/// (design id, version).
+pub async fn saved_design(http: &reqwest::Client, shop: &str) -> (String, i64) {
+    let page: Value = http
+        .get(format!("{shop}/catalog/products?sort=price_asc&per_page=1"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let design: Value = http
+        .post(format!("{shop}/designs"))
+        .json(&json!({"product_id": page["items"][0]["id"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = design["design_id"].as_str().unwrap().to_owned();
+    let version: Value = http
+        .post(format!("{shop}/designs/{id}/versions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (id, version["version"].as_i64().unwrap())
 }
 
 /// The telemetry gate in this process, on free ports, in front of the test Jaeger (its OTLP
