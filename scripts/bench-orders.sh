@@ -3,7 +3,8 @@
 # stack on this machine, and the bound the same machine sets, measured in the same run.
 #
 # usage: scripts/bench-orders.sh [--duration SECONDS] [--warmup SECONDS] [--connections N]
-#                                [--status-connections N] [--printers N] [--no-record]
+#                                [--rate ORDERS_PER_SECOND] [--status-connections N]
+#                                [--printers N] [--no-record]
 #
 # 1. Starts release builds of the telemetry gate, CRM, Shop and MES on ports of their own
 #    (18380-18392), on the infrastructure of scripts/infra.sh (started if needed), with the
@@ -11,14 +12,22 @@
 #    service tracing 100 % through the gate to Jaeger as in the stack. The stack's own services
 #    must not run (they share the databases): stop them with `scripts/stack.sh down`.
 # 2. printflow-bench-orders: --connections customers place orders back to back (closed loop)
-#    and --status-connections read recent orders' statuses, a warm-up, then the measured window.
-# 3. From the databases: orders that reached SHIPPED in the window; commits per order.
+#    (with --rate, paced to that many orders per second together: the pipeline after placement
+#    is slower than placement, and unpaced customers measure an overloaded system whose backlog
+#    only grows) and --status-connections read recent orders' statuses, a warm-up, then the
+#    measured window. The processes' CPU use over the run says where the time went.
+# 3. From the databases: orders that reached SHIPPED in the window; write transactions per
+#    order (transaction ids used: read-only transactions, such as the MES scheduler's idle
+#    ticks, take none, so they neither count nor dilute the bound).
 # 4. Spans lost: spans the services' SDKs ended but never exported (queue full) or failed to
 #    export, batches and spans the gate refused or dropped, spans Jaeger refused; then a sample
 #    of the window's orders whose trace in Jaeger is checked complete.
 # 5. The bound: pgbench running config/bench/order-transactions.sql (one order's transactions)
 #    and RabbitMQ PerfTest publishing persistent messages with confirms to a quorum queue,
 #    divided by the messages one order sends.
+# 6. With Jaeger started with JAEGER_SAMPLING=tail (scripts/infra.sh down jaeger first), also
+#    the storage tail sampling saved at this load (scripts/bench-sampling.sh, spans received vs
+#    stored), and the trace check counts the sampled orders Jaeger kept (each must be complete).
 # Prints the table and appends it, with the date and the machine, to docs/benchmarks.md.
 
 set -euo pipefail
@@ -31,14 +40,16 @@ WARMUP=15
 # the pipeline, sharing the same cores, could carry them on, and the backlog only grew.
 CONNECTIONS=4
 STATUS_CONNECTIONS=2
+RATE=""
 PRINTERS=200
 RECORD=1
-usage() { die "usage: scripts/bench-orders.sh [--duration S] [--warmup S] [--connections N] [--status-connections N] [--printers N] [--no-record]"; }
+usage() { die "usage: scripts/bench-orders.sh [--duration S] [--warmup S] [--connections N] [--rate N] [--status-connections N] [--printers N] [--no-record]"; }
 while (($#)); do
     case "$1" in
         --duration) DURATION=$2; shift 2 ;;
         --warmup) WARMUP=$2; shift 2 ;;
         --connections) CONNECTIONS=$2; shift 2 ;;
+        --rate) RATE=$2; shift 2 ;;
         --status-connections) STATUS_CONNECTIONS=$2; shift 2 ;;
         --printers) PRINTERS=$2; shift 2 ;;
         --no-record) RECORD=0; shift ;;
@@ -60,6 +71,7 @@ log "building the services, the gate and the benchmark client (release)"
 (cd "$ROOT" && cargo build --release --locked -p printflow-shop -p printflow-crm -p printflow-mes \
     -p printflow-gate -p printflow-traffic)
 
+SAMPLING="$(cat "$RUN_DIR/jaeger.sampling" 2>/dev/null || echo all)"
 WORK="$(mktemp -d /tmp/printflow-bench-orders.XXXXXX)"
 cleanup() {
     local name
@@ -135,10 +147,19 @@ gate_counts() {
     echo "$((all - accepted - full)) $(sum_of "$text" gate_ingest_spans_total 'outcome="buffer_full"') $(sum_of "$text" gate_spans_dropped_total)"
 }
 jaeger_refused() { sum_of "$(curl -fsS "http://127.0.0.1:$JAEGER_METRICS_PORT/metrics")" otelcol_receiver_refused_spans; }
-commits() {
-    psql "$(service_db_url crm)" -XAtc "SELECT sum(xact_commit) FROM pg_stat_database WHERE datname IN ('printflow_shop','printflow_crm','printflow_mes')"
-}
+# write_xacts: transaction ids handed out so far, cluster-wide: one per transaction that wrote.
+# Only printflow writes to this PostgreSQL during a run (Keycloak keeps a file database).
+write_xacts() { psql "$(service_db_url crm)" -XAtc "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint"; }
 crm_sql() { psql "$(service_db_url crm)" -XAtc "$1"; }
+# cpu_ticks: "name ticks" per process name (comm, 15 characters at most), user + system time of
+# every live process. Two looks around the window give where the machine's CPU went.
+cpu_ticks() {
+    local f
+    for f in /proc/[0-9]*/stat; do cat -- "$f" 2>/dev/null || true; done |
+        awk '{ i = index($0, "("); j = index($0, ") "); name = substr($0, i + 1, j - i - 1)
+               split(substr($0, j + 2), f, " "); t[name] += f[12] + f[13] }
+             END { for (n in t) print n, t[n] }'
+}
 
 metrics_token
 # "ended - exported" over the three services, the smallest of a few looks 1.5 s apart: what
@@ -159,15 +180,28 @@ queued0=$(queued 6)
 read -r ended0 _ failed0 < <(span_counts)
 read -r gref0 gfull0 gdrop0 < <(gate_counts)
 jref0=$(jaeger_refused)
+bash "$ROOT/scripts/bench-sampling.sh" snapshot "$WORK/sampling0"
 
 log "placing orders: $CONNECTIONS customers, ${WARMUP} s warm-up, ${DURATION} s measured"
 run_start=$(date +%s.%N)
-commits_start=$(commits)
+writes_start=$(write_xacts)
+cpu_ticks >"$WORK/cpu0"
+# The second look is taken just before the client ends (its own CPU counts too).
+(sleep "$((WARMUP + DURATION - 1))"; cpu_ticks >"$WORK/cpu1") &
+cpu_sampler=$!
 REPORT=$(TRAFFIC_CLIENT_SECRET="$(realm_client_secret traffic)" TRAFFIC_TOKEN_URL="$TOKEN_URL" \
     "$ROOT/target/release/printflow-bench-orders" --shop-url "http://127.0.0.1:$PORT_SHOP" \
-    --connections "$CONNECTIONS" --status-connections "$STATUS_CONNECTIONS" \
+    --connections "$CONNECTIONS" ${RATE:+--rate "$RATE"} --status-connections "$STATUS_CONNECTIONS" \
     --warmup-seconds "$WARMUP" --duration-seconds "$DURATION")
+wait "$cpu_sampler"
+run_seconds=$((WARMUP + DURATION - 1))
 printf '%s\n' "$REPORT" >"$WORK/report.json"
+# Cores used per process name over warm-up and window, the busiest first: where the time went.
+hz=$(getconf CLK_TCK)
+cpu_table=$(awk -v hz="$hz" -v s="$run_seconds" 'NR == FNR { a[$1] = $2; next }
+    { d = $2 - a[$1]; if (d > 0) printf "%s %.2f\n", $1, d / hz / s }' "$WORK/cpu0" "$WORK/cpu1" |
+    sort -k2 -rn | head -12 | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }')
+log "cores used per process during the run: $cpu_table"
 log "client report: $REPORT"
 jf() { jq -r "$1" <<<"$REPORT"; }
 start=$(jf .window_start) end=$(jf .window_end) placed=$(jf .placed)
@@ -182,10 +216,10 @@ all_shipped() {
 }
 wait_for 180 "the window's orders to ship" all_shipped
 metrics_token
-# Every order of the run is done: the commits it took, per order.
-commits_end=$(commits)
+# Every order of the run is done: the write transactions it took, per order.
+writes_end=$(write_xacts)
 run_orders=$(crm_sql "SELECT count(*) FROM orders WHERE created_at >= to_timestamp($run_start)")
-per_order=$(awk -v a="$commits_start" -v b="$commits_end" -v n="$run_orders" 'BEGIN {printf "%.1f", (b - a) / n}')
+per_order=$(awk -v a="$writes_start" -v b="$writes_end" -v n="$run_orders" 'BEGIN {printf "%.1f", (b - a) / n}')
 # Spans still queued look like drops until the next export (every 5 s), and the services'
 # background work keeps ending spans: the SDK's loss is the growth of the smallest
 # "ended - exported" of a few looks (0 once a batch left with nothing behind).
@@ -200,11 +234,18 @@ spans_lost=$((sdk_dropped + sdk_failed + gate_lost + jaeger_lost))
 
 # A sample of the window's orders: each trace must hold the whole journey, with no span whose
 # parent is missing.
+# With tail sampling, every trace is decided (and stored or dropped) first; a sampled order whose
+# trace was not kept is then no loss, a kept one must still be whole.
+tries=30 not_kept=0
+if [[ "$SAMPLING" != all ]]; then
+    sampling_table=$(bash "$ROOT/scripts/bench-sampling.sh" report "$WORK/sampling0")
+    tries=1
+fi
 complete=0 checked=0 incomplete=()
 for id in $(jf '.sample[]'); do
     checked=$((checked + 1))
     ok=0
-    for _ in $(seq 1 30); do
+    for _ in $(seq 1 "$tries"); do
         verdict=$(curl -fsS -G "http://127.0.0.1:$JAEGER_QUERY_PORT/api/traces" --data-urlencode service=shop-api \
             --data-urlencode operation=order.place --data-urlencode "tags={\"order.id\":\"$id\"}" --data-urlencode limit=1 --data-urlencode lookback=1h | jq -r '
             (.data[0] // {spans: [], processes: {}}) as $t
@@ -220,7 +261,13 @@ for id in $(jf '.sample[]'); do
         [[ "$verdict" == complete ]] && { ok=1; break; }
         sleep 1
     done
-    if ((ok)); then complete=$((complete + 1)); else incomplete+=("$id ($verdict)"); fi
+    if ((ok)); then
+        complete=$((complete + 1))
+    elif [[ "$SAMPLING" != all && "$verdict" == "incomplete 0 spans" ]]; then
+        checked=$((checked - 1)) not_kept=$((not_kept + 1))
+    else
+        incomplete+=("$id ($verdict)")
+    fi
 done
 
 # ------------------------------------------------------------------------------- the bound
@@ -231,19 +278,13 @@ PGPASSWORD="$PG_PASSWORD" psql -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postg
 PGPASSWORD="$PG_PASSWORD" psql -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d printflow_bench -Xq \
     -v ON_ERROR_STOP=1 -f "$ROOT/config/bench/order-tables.sql" 2>/dev/null
 pg_clients=$((CONNECTIONS * 2))
-bench_commits() {
-    PGPASSWORD="$PG_PASSWORD" psql -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -XAtc \
-        "SELECT xact_commit FROM pg_stat_database WHERE datname = 'printflow_bench'"
-}
-pg_before=$(bench_commits)
+pg_before=$(write_xacts)
 pg_start=$(date +%s.%N)
 pg_tps=$(PGPASSWORD="$PG_PASSWORD" pgbench -n -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -c "$pg_clients" -j 2 \
     -T 30 -f "$ROOT/config/bench/order-transactions.sql" printflow_bench 2>&1 | awk '/^tps/ {printf "%.1f", $3}')
-# The statistics collector publishes with a delay of up to half a second.
-sleep 1
-pg_commit_rate=$(awk -v a="$pg_before" -v b="$(bench_commits)" -v s="$pg_start" -v e="$(date +%s.%N)" 'BEGIN {printf "%.0f", (b - a) / (e - s - 1)}')
-# What PostgreSQL alone could carry: its commit rate for order-shaped transactions over the
-# commits one order really takes.
+pg_commit_rate=$(awk -v a="$pg_before" -v b="$(write_xacts)" -v s="$pg_start" -v e="$(date +%s.%N)" 'BEGIN {printf "%.0f", (b - a) / (e - s)}')
+# What PostgreSQL alone could carry: its rate of order-shaped write transactions over the write
+# transactions one order really takes.
 pg_orders=$(awk -v r="$pg_commit_rate" -v n="$per_order" 'BEGIN {printf "%.1f", r / n}')
 
 log "the bound: RabbitMQ PerfTest, persistent messages with confirms to a quorum queue"
@@ -266,7 +307,7 @@ table=$(cat <<TABLE
 ### Orders end to end, and the bound ($when)
 
 Machine: $(machine_summary); release builds; PostgreSQL, RabbitMQ, Keycloak, the gate, Jaeger
-and the load on the same machine. $CONNECTIONS closed-loop customers placing orders and
+and the load on the same machine. $CONNECTIONS closed-loop customers placing orders${RATE:+ (paced to $RATE orders/s together)} and
 $STATUS_CONNECTIONS reading statuses through one Shop; MES at zero production time with
 $PRINTERS printers; every span sampled and exported through the gate. ${WARMUP} s warm-up,
 ${window} s measured.
@@ -277,15 +318,20 @@ ${window} s measured.
 | orders reaching SHIPPED | $shipped_rate /s ($shipped) |
 | placement p50 / p99 | $(jf .placement_p50_ms | xargs printf '%.1f') / $(jf .placement_p99_ms | xargs printf '%.1f') ms |
 | status query p50 / p99 | $(jf .status_p50_ms | xargs printf '%.1f') / $(jf .status_p99_ms | xargs printf '%.1f') ms ($(jf .status_reads) reads, $(jf .status_errors) failed) |
-| database commits per order (measured over the $run_orders orders of the run) | $per_order |
-| bound: PostgreSQL, order-shaped transactions (pgbench, $pg_clients clients, config/bench/order-transactions.sql) | $pg_commit_rate commits/s ($pg_tps scripts/s of 22) = $pg_orders orders/s at $per_order commits per order |
+| write transactions per order (transaction ids, over the $run_orders orders of the run) | $per_order |
+| bound: PostgreSQL, order-shaped transactions (pgbench, $pg_clients clients, config/bench/order-transactions.sql) | $pg_commit_rate write transactions/s ($pg_tps scripts/s of 21 writes and 1 read) = $pg_orders orders/s at $per_order per order |
 | bound: RabbitMQ, confirmed persistent publishes to a quorum queue | $rmq_rate msg/s = $rmq_orders orders/s at $MESSAGES_PER_ORDER messages per order |
 | printflow / bound ($bound_by) | $ratio % (goal: at least 50 %) |
 | spans ended in the services | $ended |
 | spans lost: SDK queue full / export failed / gate / Jaeger | $sdk_dropped / $sdk_failed / $gate_lost / $jaeger_lost (total $spans_lost; goal 0); batches refused at the gate: $gate_refused |
-| sampled traces complete | $complete of $checked |
+| sampled traces complete | $complete of $checked$( ((not_kept)) && echo " kept by tail sampling ($not_kept more not kept)") |
+| Jaeger sampling | $SAMPLING |
+| cores used during warm-up and window (of $(nproc)), busiest processes | $cpu_table |
 TABLE
 )
+if [[ "$SAMPLING" != all ]]; then
+    table+=$'\n\nTail sampling at this load (scripts/bench-sampling.sh, over the whole run):\n\n'"$sampling_table"
+fi
 printf '%s\n' "$table"
 ((${#incomplete[@]} == 0)) || warn "incomplete traces: ${incomplete[*]}"
 if ((RECORD)); then

@@ -1,16 +1,17 @@
 -- pgbench script: the database work of one order, transaction by transaction, on tables of the
 -- same shape as the services' (scripts/bench-orders.sh creates them in a scratch database).
--- One run of this script is every kind of transaction an order causes, once each (22 commits);
--- scripts/bench-orders.sh takes the commit rate it reaches and divides it by the commits one
--- order really takes (measured in the same run: reads count, and relays and the scheduler
--- batch several orders' rows in one transaction), which gives the orders/s PostgreSQL alone
--- could carry on this machine. The kinds, by service:
+-- One run of this script is every kind of transaction an order causes, once each (22 commits,
+-- 21 of them writes); scripts/bench-orders.sh takes the rate of write transactions it reaches
+-- (transaction ids used) and divides it by the write transactions one order really takes
+-- (measured in the same run: relays and the MES scheduler batch several orders' rows in one
+-- transaction), which gives the orders/s PostgreSQL alone could carry on this machine. The
+-- kinds, by service:
 --   Shop:  1 order placement read (design version)                                   1
 --   CRM:   create (customer upsert, order, history, outbox) + relay mark sent          2
 --   MES:   intake (job, event) + verify + start print + 4 phase ends, each with its
 --          outbox row, and the relay marking them sent                               1+1+5+6
 --   CRM:   6 status events applied (inbox row, order update, history)                 6
--- 22 commits per order; scripts/bench-orders.sh prints the measured count beside it.
+-- 22 commits per order (21 writes); scripts/bench-orders.sh prints the measured writes beside it.
 \set oid random(1, 1000000000)
 \set cust random(1, 1000)
 -- Shop: the design version read before placing.

@@ -5,7 +5,7 @@
 //! [`transition`].
 
 use crate::jobs::trace_context::{step_span, Step, StepError};
-use crate::jobs::transition::{transition, TransitionError};
+use crate::jobs::transition::{transition_all, Change, TransitionError};
 use crate::jobs::verify::ModelVerifier;
 use crate::jobs::Job;
 use crate::production::{Production, QcMode};
@@ -17,7 +17,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 
 /// Printers given their next job per transaction.
 const START_BATCH: usize = 20;
@@ -87,79 +86,60 @@ impl Scheduler {
     }
 
     /// Starts the next verified job on each printer of `printers` that is still idle, in one
-    /// transaction; (prints started, whether verified jobs may still be waiting).
+    /// transaction of a fixed number of statements; (prints started, whether verified jobs may
+    /// still be waiting).
     async fn start_batch(&self, printers: &[i32]) -> Result<(usize, bool), TransitionError> {
         let mut tx = self.pool.begin().await?;
+        // The printer locks serialise starts on one printer across instances and against a
+        // concurrent pause; the idleness check runs on a fresh snapshot after them.
+        let locked: Vec<i32> = sqlx::query_scalar(
+            "SELECT id FROM printers WHERE id = ANY($1) AND NOT paused ORDER BY id
+             FOR UPDATE SKIP LOCKED",
+        )
+        .bind(printers)
+        .fetch_all(&mut *tx)
+        .await?;
+        let idle: Vec<i32> = sqlx::query_scalar(
+            "SELECT p FROM unnest($1::int4[]) WITH ORDINALITY AS t(p, n)
+             WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE printer_id = p AND status = 'PRINTING')
+             ORDER BY n",
+        )
+        .bind(&locked)
+        .fetch_all(&mut *tx)
+        .await?;
+        if idle.is_empty() {
+            return Ok((0, true));
+        }
+        let assigned = next_jobs(&mut tx, &idle).await?;
+        // Fewer jobs than idle printers: no verified job waits in any queue, and the other idle
+        // printers would only look for the same.
+        let more = assigned.len() == idle.len();
         // One span per started job, in the job's (the order's) trace; they stay open until the
         // commit, so a failed commit marks every start it undid.
-        let mut spans = Vec::new();
-        let mut more = true;
-        for &printer in printers {
-            // The printer lock serialises starts on one printer across instances and against
-            // a concurrent pause; the re-check below runs on a fresh snapshot after the lock.
-            let locked: Option<i32> = sqlx::query_scalar(
-                "SELECT id FROM printers WHERE id = $1 AND NOT paused FOR UPDATE SKIP LOCKED",
-            )
-            .bind(printer)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if locked.is_none() {
-                continue;
-            }
-            let busy: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM jobs WHERE printer_id = $1 AND status = 'PRINTING')",
-            )
-            .bind(printer)
-            .fetch_one(&mut *tx)
-            .await?;
-            if busy {
-                continue;
-            }
-            let Some(mut job) = next_job(&mut tx, printer).await? else {
-                // No verified job waits in any queue (next_job falls back to all of them): the
-                // other idle printers would only look for the same.
-                more = false;
-                break;
-            };
-            let reassigned = job.printer_id != Some(printer);
-            job.printer_id = Some(printer);
-            // The order's trace continues here: the span's parent is the job's stored context,
-            // and the PRINTING event enqueued inside it carries that trace.
-            let span = step_span(&job, Step::StartPrint, OrderStatus::Printing);
-            spans.push(span.clone());
-            let step = async {
-                if reassigned {
-                    sqlx::query(
-                        "UPDATE jobs SET printer_id = $2, updated_at = now() WHERE id = $1",
-                    )
-                    .bind(job.id)
-                    .bind(printer)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                transition(
-                    &mut tx,
-                    &self.production,
-                    &job,
-                    OrderStatus::Printing,
-                    None,
-                    None,
-                )
-                .await
-                .map(|_| ())
-            };
-            if let Err(e) = step.instrument(span.clone()).await {
-                printflow_telemetry::record_error(&span, e.error_type(), &e.to_string());
-                return Err(e);
-            }
-        }
-        if let Err(e) = tx.commit().await {
-            for span in &spans {
-                printflow_telemetry::record_error(span, e.error_type(), &e.to_string());
-            }
-            return Err(e.into());
-        }
-        Ok((spans.len(), more))
+        let spans: Vec<_> = assigned
+            .iter()
+            .map(|(printer, job)| {
+                let mut job = job.clone();
+                job.printer_id = Some(*printer);
+                step_span(&job, Step::StartPrint, OrderStatus::Printing)
+            })
+            .collect();
+        let changes = assigned
+            .iter()
+            .zip(&spans)
+            .map(|((printer, job), span)| Change {
+                job,
+                to: OrderStatus::Printing,
+                failure: None,
+                detail: None,
+                printer: Some(*printer),
+                parent: span.clone(),
+            })
+            .collect();
+        let outcomes = transition_all(&mut tx, &self.production, changes).await?;
+        let started = outcomes.iter().filter(|o| o.is_ok()).count();
+        commit(tx, &spans).await?;
+        Ok((started, more))
     }
 
     /// Steps 3-6, until no due phase is left (at most [`FINISH_ROUNDS`] batches a tick, so
@@ -196,38 +176,36 @@ impl Scheduler {
         .bind(FINISH_BATCH)
         .fetch_all(&mut *tx)
         .await?;
-        let mut moved = 0;
         // One span per job in the job's (the order's) trace. They stay open until the batch's
         // commit, so a failed commit marks every step it undid.
         let mut spans = Vec::with_capacity(due.len());
+        let mut changes = Vec::with_capacity(due.len());
         for job in &due {
             let (to, failure, detail) = self.next_step(job);
             let span = step_span(job, Step::FinishPhase, to);
             spans.push(span.clone());
-            match transition(&mut tx, &self.production, job, to, failure, detail)
-                .instrument(span.clone())
-                .await
-            {
+            changes.push(Change {
+                job,
+                to,
+                failure,
+                detail,
+                printer: None,
+                parent: span,
+            });
+        }
+        let outcomes = transition_all(&mut tx, &self.production, changes).await?;
+        let mut moved = 0;
+        for ((job, span), outcome) in due.iter().zip(&spans).zip(&outcomes) {
+            match outcome {
                 Ok(_) => moved += 1,
-                // Refused before touching the database, so the transaction is intact: skip the
-                // job rather than let it block every other job's progress tick after tick.
-                Err(e @ (TransitionError::Illegal { .. } | TransitionError::Stale { .. })) => {
-                    span.in_scope(|| {
-                        tracing::error!(order.id = %job.order_id, job.id = %job.id, error = %e, "scheduler skipped a job");
-                    });
-                }
-                Err(e) => {
-                    printflow_telemetry::record_error(&span, e.error_type(), &e.to_string());
-                    return Err(e);
-                }
+                // A refused change fails alone: skip the job rather than let it block every
+                // other job's progress tick after tick.
+                Err(e) => span.in_scope(|| {
+                    tracing::error!(order.id = %job.order_id, job.id = %job.id, error = %e, "scheduler skipped a job");
+                }),
             }
         }
-        if let Err(e) = tx.commit().await {
-            for span in &spans {
-                printflow_telemetry::record_error(span, e.error_type(), &e.to_string());
-            }
-            return Err(e.into());
-        }
+        commit(tx, &spans).await?;
         Ok((due.len(), moved))
     }
 
@@ -277,30 +255,66 @@ where
     }
 }
 
-/// The next verified job for `printer`, locked: the oldest of its own queue, otherwise the
-/// oldest waiting job of any queue, so one long print (or a paused printer) never holds up jobs
-/// while printers idle. Two queries rather than one `ORDER BY printer_id IS DISTINCT FROM ...`:
-/// each walks an index (`jobs_printer_status_idx`, `jobs_status_idx`) and stops at the first
-/// unlocked row, where the single query sorted every waiting job for every idle printer.
-async fn next_job(tx: &mut sqlx::PgConnection, printer: i32) -> Result<Option<Job>, sqlx::Error> {
+/// The next verified job for each printer of `idle`, locked, as (printer, job): the oldest of
+/// its own queue, otherwise the oldest waiting jobs of any queue, so one long print (or a paused
+/// printer) never holds up jobs while printers idle. Printers that find nothing are left out.
+/// Two statements for the whole batch: each walks an index (`jobs_printer_status_idx`,
+/// `jobs_status_idx`) and stops at the first unlocked rows; a query per printer made starts
+/// the scheduler's limit (docs/benchmarks.md).
+async fn next_jobs(
+    tx: &mut sqlx::PgConnection,
+    idle: &[i32],
+) -> Result<Vec<(i32, Job)>, sqlx::Error> {
     let own = sqlx::query_as::<_, Job>(
-        "SELECT * FROM jobs
-         WHERE printer_id = $1 AND status = 'ACCEPTED' AND model_verified
-         ORDER BY created_at, id LIMIT 1
-         FOR UPDATE SKIP LOCKED",
+        "SELECT j.* FROM unnest($1::int4[]) AS p(id)
+         CROSS JOIN LATERAL (
+             SELECT * FROM jobs
+             WHERE printer_id = p.id AND status = 'ACCEPTED' AND model_verified
+             ORDER BY created_at, id LIMIT 1
+             FOR UPDATE SKIP LOCKED) j",
     )
-    .bind(printer)
-    .fetch_optional(&mut *tx)
+    .bind(idle)
+    .fetch_all(&mut *tx)
     .await?;
-    if own.is_some() {
-        return Ok(own);
+    let mut assigned: Vec<(i32, Job)> = own
+        .into_iter()
+        .filter_map(|job| job.printer_id.map(|p| (p, job)))
+        .collect();
+    let without: Vec<i32> = idle
+        .iter()
+        .copied()
+        .filter(|p| !assigned.iter().any(|(q, _)| q == p))
+        .collect();
+    if without.is_empty() {
+        return Ok(assigned);
     }
-    sqlx::query_as::<_, Job>(
+    // Rows this transaction locked above are not skipped by SKIP LOCKED: leave them out.
+    let taken: Vec<uuid::Uuid> = assigned.iter().map(|(_, job)| job.id).collect();
+    let others = sqlx::query_as::<_, Job>(
         "SELECT * FROM jobs
-         WHERE status = 'ACCEPTED' AND model_verified
-         ORDER BY created_at, id LIMIT 1
+         WHERE status = 'ACCEPTED' AND model_verified AND id <> ALL($1)
+         ORDER BY created_at, id LIMIT $2
          FOR UPDATE SKIP LOCKED",
     )
-    .fetch_optional(&mut *tx)
-    .await
+    .bind(&taken)
+    .bind(i64::try_from(without.len()).unwrap_or(i64::MAX))
+    .fetch_all(&mut *tx)
+    .await?;
+    assigned.extend(without.into_iter().zip(others));
+    Ok(assigned)
+}
+
+/// Commits a batch; a failed commit marks the span of every step it undid.
+async fn commit(
+    tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    spans: &[tracing::Span],
+) -> Result<(), TransitionError> {
+    if let Err(e) = tx.commit().await {
+        let e = TransitionError::from(e);
+        for span in spans {
+            printflow_telemetry::record_error(span, e.error_type(), &e.to_string());
+        }
+        return Err(e);
+    }
+    Ok(())
 }

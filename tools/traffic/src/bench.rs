@@ -22,6 +22,10 @@ pub struct BenchSettings {
     pub shops: Vec<ShopClient>,
     /// Customers placing orders back to back.
     pub connections: usize,
+    /// Orders per second the customers aim at together, each waiting its share of the interval
+    /// between orders (still closed loop: a slow answer delays the next order); `None` places
+    /// back to back, which overloads a pipeline slower than placement.
+    pub rate: Option<f64>,
     /// Customers reading statuses back to back.
     pub status_connections: usize,
     /// Run before measuring (pools, caches, JIT of the planner).
@@ -84,6 +88,16 @@ struct Samples {
     orders: Vec<Uuid>,
 }
 
+/// The first delay and the interval of customer `i` of `connections` placing `rate` orders/s
+/// together: each takes `connections / rate` seconds per order, their starts spread over one
+/// interval so the orders arrive evenly rather than in bursts. `None` without a (positive) rate.
+fn pacing(rate: Option<f64>, connections: usize, i: usize) -> Option<(Duration, Duration)> {
+    let rate = rate.filter(|r| r.is_finite() && *r > 0.0)?;
+    let every = Duration::from_secs_f64(connections.max(1) as f64 / rate);
+    let first = every.mul_f64(i as f64 / connections.max(1) as f64);
+    Some((first, every))
+}
+
 /// Runs the benchmark.
 pub async fn run(settings: BenchSettings) -> anyhow::Result<BenchReport> {
     let mut designs = Vec::new();
@@ -101,9 +115,18 @@ pub async fn run(settings: BenchSettings) -> anyhow::Result<BenchReport> {
     let mut tasks = Vec::new();
     for (i, (design_id, version)) in designs.into_iter().enumerate() {
         let shared = shared.clone();
+        let pace = pacing(settings.rate, settings.connections, i);
         tasks.push(tokio::spawn(async move {
             let mut n = 0usize;
+            let mut ticker = pace.map(|(first, every)| {
+                let mut t = tokio::time::interval_at(tokio::time::Instant::now() + first, every);
+                t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                t
+            });
             while !shared.stop.load(Ordering::Relaxed) {
+                if let Some(ticker) = ticker.as_mut() {
+                    ticker.tick().await;
+                }
                 let shop = &shared.shops[(i + n) % shared.shops.len()];
                 n += 1;
                 let order = OrderRequest {
@@ -258,7 +281,24 @@ async fn saved_design(shop: &ShopClient) -> anyhow::Result<(Uuid, i32)> {
 
 #[cfg(test)]
 mod tests {
-    use super::percentile;
+    use super::{pacing, percentile};
+    use std::time::Duration;
+
+    #[test]
+    fn pacing_spreads_the_rate_over_the_customers() {
+        // 40 orders/s from 4 customers: one order every 100 ms each, starts 25 ms apart.
+        assert_eq!(
+            pacing(Some(40.0), 4, 1),
+            Some((Duration::from_millis(25), Duration::from_millis(100)))
+        );
+        assert_eq!(
+            pacing(Some(40.0), 4, 0),
+            Some((Duration::ZERO, Duration::from_millis(100)))
+        );
+        assert_eq!(pacing(None, 4, 0), None);
+        assert_eq!(pacing(Some(0.0), 4, 0), None);
+        assert_eq!(pacing(Some(f64::NAN), 4, 0), None);
+    }
 
     #[test]
     fn percentiles_are_nearest_rank() {

@@ -21,6 +21,10 @@ struct Cli {
     /// Customers placing orders back to back.
     #[arg(long, default_value_t = 8)]
     connections: usize,
+    /// Orders per second all customers aim at together (each paces its share); unset: back to
+    /// back.
+    #[arg(long)]
+    rate: Option<f64>,
     /// Customers reading order statuses back to back.
     #[arg(long, default_value_t = 2)]
     status_connections: usize,
@@ -67,6 +71,7 @@ async fn main() -> ExitCode {
     let settings = BenchSettings {
         shops,
         connections: cli.connections.max(1),
+        rate: cli.rate,
         status_connections: cli.status_connections,
         warmup: Duration::from_secs(cli.warmup_seconds),
         duration: Duration::from_secs(cli.duration_seconds.max(1)),
