@@ -42,6 +42,8 @@ promtool check config --syntax-only "$ROOT/config/prometheus/prometheus.yml"
 for f in "$ROOT"/config/alertmanager/alertmanager.yml "$ROOT"/config/alertmanager/examples/*.yml; do
     amtool check-config "$f" >/dev/null || die "amtool check-config failed for $f"
 done
+log "checking the container deployments offline: Helm chart, Compose file, Dockerfile (scripts/deploy-check.sh)"
+bash "$ROOT/scripts/deploy-check.sh"
 
 log "running cargo test (workspace)"
 cd "$ROOT"

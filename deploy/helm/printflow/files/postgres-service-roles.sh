@@ -1,0 +1,1 @@
+../../../compose/postgres/service-roles.sh
