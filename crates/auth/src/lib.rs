@@ -3,7 +3,8 @@
 //!
 //! - [`Auth`] verifies a request's `Authorization: Bearer` token ([`Verifier`]: RS256 only,
 //!   keys from the realm's JWKS by `kid`, `iss`/`aud`/`exp`/`nbf` checked with a small leeway)
-//!   and checks roles. [`RequireExt::require`] puts it in front of a group of routes;
+//!   and checks roles. A token that passed is trusted again until its expiry or a minute
+//!   (`verified`), without another RSA check. [`RequireExt::require`] puts it in front of a group of routes;
 //!   [`Principal`] is what a handler extracts to learn who calls (and to check ownership).
 //! - A refusal is a [`Rejection`]: `401` with `WWW-Authenticate: Bearer error=...` for a missing
 //!   or invalid token, `403` for a valid token without the role, `503` when the keys cannot be
@@ -17,7 +18,7 @@
 //! [`TokenError`] is what fetching a service token fails with.
 //!
 //! Modules, top-down: `guard` (the axum middleware) uses `verify` and `metrics`; `verify` uses
-//! `jwks`; `service_token` and `settings`, `role`, `principal` use no sibling but `role`.
+//! `jwks` and `verified`; `service_token` and `settings`, `role`, `principal` use no sibling but `role`.
 
 mod guard;
 mod jwks;
@@ -26,6 +27,7 @@ mod principal;
 mod role;
 mod service_token;
 mod settings;
+mod verified;
 mod verify;
 
 pub use guard::{Auth, RequireExt};

@@ -4,11 +4,13 @@ use crate::jwks::{KeyError, KeySet};
 use crate::principal::Principal;
 use crate::role::Role;
 use crate::settings::AuthSettings;
+use crate::verified::Verified;
 use base64::Engine as _;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 /// Why a request was refused. Each is one value of the `reason` label of
 /// `auth_failures_total`.
@@ -99,6 +101,9 @@ impl Rejection {
 #[derive(Debug, Deserialize)]
 struct Claims {
     sub: String,
+    /// Expiry (Unix seconds; required by the validation). Read again here only to bound the
+    /// cache entry: a non-integer `exp`, which the JWT format allows, is simply not cached.
+    exp: Option<serde_json::Value>,
     azp: Option<String>,
     preferred_username: Option<String>,
     /// Keycloak marks access tokens `Bearer` (ID tokens `ID`, refresh tokens `Refresh`).
@@ -127,6 +132,8 @@ pub struct Verifier {
     /// RS256 only; `iss`, `aud`, `exp`, `nbf` with the leeway; `exp`, `iss`, `aud`, `sub`
     /// required.
     validation: Validation,
+    /// Tokens that passed, until their expiry (or a minute): see [`crate::verified`].
+    verified: Arc<Verified>,
 }
 
 impl Verifier {
@@ -144,11 +151,16 @@ impl Verifier {
                 settings.jwks_min_refresh,
             )),
             validation,
+            verified: Arc::default(),
         }
     }
 
     /// The principal `token` stands for, if it is a valid access token for this service.
     pub async fn verify(&self, token: &str) -> Result<Principal, Rejection> {
+        let now = SystemTime::now();
+        if let Some(principal) = self.verified.get(token, now) {
+            return Ok(principal);
+        }
         let header = header(token)?;
         // Checked before anything else: `none` and HMAC tokens never reach a key lookup.
         if header.alg.as_deref() != Some("RS256") {
@@ -165,7 +177,7 @@ impl Verifier {
         if claims.typ.as_deref().is_some_and(|t| t != "Bearer") {
             return Err(Rejection::Malformed);
         }
-        Ok(Principal {
+        let principal = Principal {
             subject: claims.sub,
             client: claims.azp,
             username: claims.preferred_username,
@@ -176,7 +188,11 @@ impl Verifier {
                 .iter()
                 .filter_map(|r| Role::parse(r))
                 .collect(),
-        })
+        };
+        if let Some(exp) = claims.exp.as_ref().and_then(serde_json::Value::as_u64) {
+            self.verified.insert(token, &principal, exp, now);
+        }
+        Ok(principal)
     }
 }
 

@@ -12,14 +12,16 @@
 //!   the common layers of `printflow_web::server`, the outbox relay and consumers;
 //! - [`Application`]: serving and background tasks under one cancellation token, with the
 //!   ordering "stop tasks, wait for them, then close the pool";
+//! - [`db`]: a transaction with a statement timeout, in one round trip;
 //! - [`main`]: a binary's whole `main` (telemetry init and flush around the above).
 //!
 //! Modules, top-down (each uses only those below it): `process` (`main`), `service`
 //! ([`Service`] and `Application::build`), `builder` ([`Runtime`]), `application`; beside them
-//! [`health`], [`schema`] and [`settings`], which use no sibling.
+//! [`db`], [`health`], [`schema`] and [`settings`], which use no sibling.
 
 mod application;
 mod builder;
+pub mod db;
 pub mod health;
 mod process;
 pub mod schema;

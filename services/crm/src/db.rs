@@ -18,12 +18,7 @@ impl Db {
     /// a status request from hanging behind a lock or a stuck database (seed point 8). The setting
     /// is transaction-local, so pooled connections never keep it.
     pub async fn begin(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT set_config('statement_timeout', $1, true)")
-            .bind(format!("{}ms", self.query_timeout.as_millis().max(1)))
-            .execute(&mut *tx)
-            .await?;
-        Ok(tx)
+        printflow_runtime::db::begin_with_timeout(&self.pool, self.query_timeout).await
     }
 }
 

@@ -129,16 +129,9 @@ pub async fn with_statement_timeout(
     pool: &PgPool,
     timeout: Duration,
 ) -> Result<Transaction<'static, Postgres>, CatalogError> {
-    let mut tx = pool
-        .begin()
+    printflow_runtime::db::begin_with_timeout(pool, timeout)
         .await
-        .map_err(|e| CatalogError::from_db(e, timeout))?;
-    sqlx::query("SELECT set_config('statement_timeout', $1, true)")
-        .bind(format!("{}ms", timeout.as_millis().max(1)))
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| CatalogError::from_db(e, timeout))?;
-    Ok(tx)
+        .map_err(|e| CatalogError::from_db(e, timeout))
 }
 
 #[cfg(test)]
