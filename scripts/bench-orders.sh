@@ -4,6 +4,7 @@
 #
 # usage: scripts/bench-orders.sh [--duration SECONDS] [--warmup SECONDS] [--connections N]
 #                                [--rate ORDERS_PER_SECOND] [--status-connections N]
+#                                [--status-rate READS_PER_SECOND]
 #                                [--printers N] [--no-record]
 #
 # 1. Starts release builds of the telemetry gate, CRM, Shop and MES on ports of their own
@@ -15,7 +16,10 @@
 #    (with --rate, paced to that many orders per second together: the pipeline after placement
 #    is slower than placement, and unpaced customers measure an overloaded system whose backlog
 #    only grows) and --status-connections read recent orders' statuses, a warm-up, then the
-#    measured window. The processes' CPU use over the run says where the time went.
+#    measured window. The status readers are a probe, paced to --status-rate reads per second
+#    together (default 20; 0 reads back to back), so they measure the latency under the order
+#    load without becoming a load of their own that grows as reads get faster. The processes'
+#    CPU use over the run says where the time went.
 # 3. From the databases: orders that reached SHIPPED in the window; write transactions per
 #    order (transaction ids used: read-only transactions, such as the MES scheduler's idle
 #    ticks, take none, so they neither count nor dilute the bound).
@@ -40,10 +44,11 @@ WARMUP=15
 # the pipeline, sharing the same cores, could carry them on, and the backlog only grew.
 CONNECTIONS=4
 STATUS_CONNECTIONS=2
+STATUS_RATE=20
 RATE=""
 PRINTERS=200
 RECORD=1
-usage() { die "usage: scripts/bench-orders.sh [--duration S] [--warmup S] [--connections N] [--rate N] [--status-connections N] [--printers N] [--no-record]"; }
+usage() { die "usage: scripts/bench-orders.sh [--duration S] [--warmup S] [--connections N] [--rate N] [--status-connections N] [--status-rate N] [--printers N] [--no-record]"; }
 while (($#)); do
     case "$1" in
         --duration) DURATION=$2; shift 2 ;;
@@ -51,6 +56,7 @@ while (($#)); do
         --connections) CONNECTIONS=$2; shift 2 ;;
         --rate) RATE=$2; shift 2 ;;
         --status-connections) STATUS_CONNECTIONS=$2; shift 2 ;;
+        --status-rate) STATUS_RATE=$2; shift 2 ;;
         --printers) PRINTERS=$2; shift 2 ;;
         --no-record) RECORD=0; shift ;;
         *) usage ;;
@@ -192,6 +198,7 @@ cpu_sampler=$!
 REPORT=$(TRAFFIC_CLIENT_SECRET="$(realm_client_secret traffic)" TRAFFIC_TOKEN_URL="$TOKEN_URL" \
     "$ROOT/target/release/printflow-bench-orders" --shop-url "http://127.0.0.1:$PORT_SHOP" \
     --connections "$CONNECTIONS" ${RATE:+--rate "$RATE"} --status-connections "$STATUS_CONNECTIONS" \
+    $( ((STATUS_RATE > 0)) && echo --status-rate "$STATUS_RATE") \
     --warmup-seconds "$WARMUP" --duration-seconds "$DURATION")
 wait "$cpu_sampler"
 run_seconds=$((WARMUP + DURATION - 1))
@@ -308,7 +315,7 @@ table=$(cat <<TABLE
 
 Machine: $(machine_summary); release builds; PostgreSQL, RabbitMQ, Keycloak, the gate, Jaeger
 and the load on the same machine. $CONNECTIONS closed-loop customers placing orders${RATE:+ (paced to $RATE orders/s together)} and
-$STATUS_CONNECTIONS reading statuses through one Shop; MES at zero production time with
+$STATUS_CONNECTIONS reading statuses$( ((STATUS_RATE > 0)) && echo " (paced to $STATUS_RATE reads/s together)") through one Shop; MES at zero production time with
 $PRINTERS printers; every span sampled and exported through the gate. ${WARMUP} s warm-up,
 ${window} s measured.
 

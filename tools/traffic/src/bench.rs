@@ -28,6 +28,9 @@ pub struct BenchSettings {
     pub rate: Option<f64>,
     /// Customers reading statuses back to back.
     pub status_connections: usize,
+    /// Status reads per second the readers aim at together, paced as the orders are; `None`
+    /// reads back to back, which makes the probe itself a load that grows as reads get faster.
+    pub status_rate: Option<f64>,
     /// Run before measuring (pools, caches, JIT of the planner).
     pub warmup: Duration,
     /// The measured window.
@@ -98,6 +101,13 @@ fn pacing(rate: Option<f64>, connections: usize, i: usize) -> Option<(Duration, 
     Some((first, every))
 }
 
+/// A ticker for [`pacing`]'s delays: a late tick is not made up with a burst.
+fn ticker(first: Duration, every: Duration) -> tokio::time::Interval {
+    let mut t = tokio::time::interval_at(tokio::time::Instant::now() + first, every);
+    t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    t
+}
+
 /// Runs the benchmark.
 pub async fn run(settings: BenchSettings) -> anyhow::Result<BenchReport> {
     let mut designs = Vec::new();
@@ -118,11 +128,7 @@ pub async fn run(settings: BenchSettings) -> anyhow::Result<BenchReport> {
         let pace = pacing(settings.rate, settings.connections, i);
         tasks.push(tokio::spawn(async move {
             let mut n = 0usize;
-            let mut ticker = pace.map(|(first, every)| {
-                let mut t = tokio::time::interval_at(tokio::time::Instant::now() + first, every);
-                t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                t
-            });
+            let mut ticker = pace.map(|(first, every)| ticker(first, every));
             while !shared.stop.load(Ordering::Relaxed) {
                 if let Some(ticker) = ticker.as_mut() {
                     ticker.tick().await;
@@ -164,9 +170,14 @@ pub async fn run(settings: BenchSettings) -> anyhow::Result<BenchReport> {
     }
     for i in 0..settings.status_connections {
         let shared = shared.clone();
+        let pace = pacing(settings.status_rate, settings.status_connections, i);
         tasks.push(tokio::spawn(async move {
             let mut n = 0usize;
+            let mut ticker = pace.map(|(first, every)| ticker(first, every));
             while !shared.stop.load(Ordering::Relaxed) {
+                if let Some(ticker) = ticker.as_mut() {
+                    ticker.tick().await;
+                }
                 let id = {
                     let recent = shared.recent.lock().unwrap_or_else(|p| p.into_inner());
                     recent

@@ -25,6 +25,9 @@ struct Cli {
     /// back.
     #[arg(long)]
     rate: Option<f64>,
+    /// Status reads per second all readers aim at together; unset: back to back.
+    #[arg(long)]
+    status_rate: Option<f64>,
     /// Customers reading order statuses back to back.
     #[arg(long, default_value_t = 2)]
     status_connections: usize,
@@ -72,6 +75,7 @@ async fn main() -> ExitCode {
         shops,
         connections: cli.connections.max(1),
         rate: cli.rate,
+        status_rate: cli.status_rate,
         status_connections: cli.status_connections,
         warmup: Duration::from_secs(cli.warmup_seconds),
         duration: Duration::from_secs(cli.duration_seconds.max(1)),
