@@ -73,6 +73,15 @@ pub struct Change<'a> {
     pub parent: Span,
 }
 
+impl Change<'_> {
+    /// The failure reason recorded: only a change to `FAILED` has one.
+    fn failure(&self) -> Option<FailureReason> {
+        (self.to == OrderStatus::Failed)
+            .then_some(self.failure)
+            .flatten()
+    }
+}
+
 /// Moves `job` to `to` and records and enqueues the change; returns the updated job.
 ///
 /// `job` must have been read with its row locked in the same transaction (`FOR UPDATE`). Entering
@@ -149,9 +158,7 @@ pub async fn transition_all(
         }
         match updated.remove(&change.job.id) {
             Some(job) => {
-                let failure = (change.to == OrderStatus::Failed)
-                    .then_some(change.failure)
-                    .flatten();
+                let failure = change.failure();
                 let event = Envelope::new(OrderStatusChanged {
                     order_id: job.order_id,
                     sequence: job.sequence,
@@ -236,9 +243,7 @@ struct Rows {
 
 impl Rows {
     fn push(&mut self, change: &Change<'_>, row: Row) {
-        let failure = (change.to == OrderStatus::Failed)
-            .then_some(change.failure)
-            .flatten();
+        let failure = change.failure();
         self.ids.push(change.job.id);
         self.to.push(change.to.as_str());
         self.ends.push(row.phase_ends_at);
@@ -408,9 +413,7 @@ fn rejected(change: &Change<'_>, e: &TransitionError) {
 
 /// The span event of a change made (call inside its span).
 fn changed(change: &Change<'_>, job: &Job) {
-    let failure = (change.to == OrderStatus::Failed)
-        .then_some(change.failure)
-        .flatten();
+    let failure = change.failure();
     Span::current().record("order.status.sequence", job.sequence);
     tracing::info!(
         order.id = %job.order_id,
