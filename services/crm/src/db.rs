@@ -20,6 +20,11 @@ impl Db {
     pub async fn begin(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
         printflow_runtime::db::begin_with_timeout(&self.pool, self.query_timeout).await
     }
+
+    /// As [`Db::begin`], for reads of several statements that must agree: one snapshot for all.
+    pub async fn begin_snapshot(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        printflow_runtime::db::begin_snapshot_with_timeout(&self.pool, self.query_timeout).await
+    }
 }
 
 /// The `error.type` a span records for a database failure; the same split as

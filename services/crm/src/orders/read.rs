@@ -154,9 +154,9 @@ pub async fn get_history(db: &Db, order_id: Uuid) -> Result<HistoryView, OrderEr
     result.map(|(_, view)| view)
 }
 
-/// The order's current status and its history, read in one transaction.
+/// The order's current status and its history, read in one snapshot.
 async fn load_history(db: &Db, order_id: Uuid) -> Result<(OrderStatus, HistoryView), OrderError> {
-    let mut tx = db.begin().await?;
+    let mut tx = db.begin_snapshot().await?;
     let status = current_status(&mut tx, order_id).await?;
     let rows: Vec<HistoryRow> = sqlx::query_as(
         "SELECT from_status, to_status, status_version, source_sequence, source, detail, changed_at
@@ -261,9 +261,10 @@ pub async fn get_events(db: &Db, order_id: Uuid) -> Result<EventsView, OrderErro
     result
 }
 
-/// The inbox entries of one order, read in one transaction.
+/// The inbox entries of one order, read in one snapshot (so the last applied sequence and the
+/// entries agree).
 async fn load_events(db: &Db, order_id: Uuid) -> Result<EventsView, OrderError> {
-    let mut tx = db.begin().await?;
+    let mut tx = db.begin_snapshot().await?;
     let last_applied_sequence: Option<i64> =
         sqlx::query_scalar("SELECT last_source_sequence FROM orders WHERE id = $1")
             .bind(order_id)

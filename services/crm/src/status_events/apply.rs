@@ -2,9 +2,9 @@
 //!
 //! 1. lock the order row (`FOR UPDATE`), so events for one order are processed one at a time
 //!    even with several consumers;
-//! 2. insert the event into the inbox (`status_events`, key `(order_id, sequence)`); if that
-//!    sequence is already there this delivery is a duplicate or stale repeat: it is logged in
-//!    `status_event_repeats` and nothing else changes;
+//! 2. in the same statement, insert the event into the inbox (`status_events`, key
+//!    `(order_id, sequence)`); if that sequence is already there this delivery is a duplicate or
+//!    stale repeat: it is logged in `status_event_repeats` and nothing else changes;
 //! 3. otherwise, while the inbox holds the pending event `last_source_sequence + 1`, apply it if
 //!    the state machine allows the step (status, version, history) or mark it rejected; either
 //!    way the order's `last_source_sequence` advances, so one bad event never blocks later ones,
@@ -236,14 +236,11 @@ async fn record_in_transaction(
         )));
     }
     let mut tx = db.begin().await?;
-    let order: Option<(String, i64)> =
-        sqlx::query_as("SELECT status, last_source_sequence FROM orders WHERE id = $1 FOR UPDATE")
-            .bind(ev.order_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some((status, last_processed)) = order else {
+    let Some((status, last_processed, inserted)) = lock_and_receive(&mut tx, envelope).await?
+    else {
         return Err(ApplyError::UnknownOrder(ev.order_id));
     };
+    // A corrupt row fails the delivery; the receipt above is rolled back with the transaction.
     let current: OrderStatus =
         status
             .parse()
@@ -251,7 +248,6 @@ async fn record_in_transaction(
                 ApplyError::Corrupt(e.to_string())
             })?;
 
-    let inserted = insert_inbox(&mut tx, envelope).await?;
     let (received, notes) = if !inserted {
         let ignored = record_repeat(&mut tx, envelope, last_processed).await?;
         (ignored.outcome, vec![Note::Ignored(ignored)])
@@ -297,18 +293,27 @@ async fn record_in_transaction(
     Ok((report, notes))
 }
 
-/// Inserts the first receipt of `(order, sequence)`; `false` if it was already there.
-async fn insert_inbox(
+/// Steps 1 and 2 in one statement: locks the order row and inserts the first receipt of
+/// `(order, sequence)` into the inbox; the order's status and last processed sequence (as locked,
+/// the latest committed) and whether this receipt was the first, or `None` for an unknown order
+/// (nothing inserted). The insert reads from the locked row, so it runs only after the lock is
+/// held, as when they were two statements (one round trip fewer per event).
+async fn lock_and_receive(
     conn: &mut PgConnection,
     envelope: &Envelope<OrderStatusChanged>,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Option<(String, i64, bool)>, sqlx::Error> {
     let ev = &envelope.data;
-    let inserted: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO status_events
-             (order_id, sequence, message_id, status, failure, detail, source, changed_at, outcome)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending')
-         ON CONFLICT (order_id, sequence) DO NOTHING
-         RETURNING sequence",
+    sqlx::query_as(
+        "WITH locked AS (
+             SELECT status, last_source_sequence FROM orders WHERE id = $1 FOR UPDATE),
+         received AS (
+             INSERT INTO status_events
+                 (order_id, sequence, message_id, status, failure, detail, source, changed_at,
+                  outcome)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, 'pending' FROM locked
+             ON CONFLICT (order_id, sequence) DO NOTHING
+             RETURNING sequence)
+         SELECT status, last_source_sequence, EXISTS (SELECT 1 FROM received) FROM locked",
     )
     .bind(ev.order_id)
     .bind(ev.sequence)
@@ -319,8 +324,7 @@ async fn insert_inbox(
     .bind(ev.source.to_ascii_lowercase())
     .bind(ev.changed_at)
     .fetch_optional(conn)
-    .await?;
-    Ok(inserted.is_some())
+    .await
 }
 
 /// Logs a repeated delivery of a sequence the inbox already holds; returns what it was.
