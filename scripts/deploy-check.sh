@@ -41,18 +41,6 @@ started=$(now_us)
 
 # ------------------------------------------------------------------------------------ builds
 
-# require_go: Go from PATH or its usual place (sudo's secure_path drops it), new enough for
-# the go.mod given.
-require_go() {
-    [[ -x /usr/local/go/bin/go && ":$PATH:" != *:/usr/local/go/bin:* ]] && PATH="$PATH:/usr/local/go/bin"
-    command -v go >/dev/null 2>&1 || die "Go is not installed: Helm and the checker are built from the Go module proxy"
-    local need have
-    need="$(awk '$1 == "go" { print $2; exit }' "$1")"
-    have="$(GOTOOLCHAIN=local go env GOVERSION)"
-    [[ "$(printf '%s\n%s\n' "$need" "${have#go}" | sort -V | head -n 1)" == "$need" ]] ||
-        die "Go ${have#go} is too old ($1 needs Go >= $need)"
-}
-
 # build_tool NAME DIR PACKAGE STAMP_EXTRA BUILD_ARGS...: go build PACKAGE in DIR into $BIN/NAME
 # unless the stamp (go.mod, go.sum, sources, build command) is unchanged.
 build_tool() {
@@ -61,20 +49,8 @@ build_tool() {
     local cmd=(env CGO_ENABLED=0 GOTOOLCHAIN=local GOWORK=off go build -mod=readonly -trimpath "$@") sources
     mapfile -t sources < <(find "$dir" -maxdepth 1 -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) | sort)
     stamp="$(cat "${sources[@]}" | sha256sum | cut -d' ' -f1) $extra ${cmd[*]}"
-    if [[ -x "$BIN/$name" && "$(cat "$BIN/$name.stamp" 2>/dev/null)" == "$stamp" ]]; then
-        log "$name: cached build ($BIN/$name)"
-        return 0
-    fi
-    require_go "$dir/go.mod"
-    mkdir -p -- "$BIN" "$LOG_DIR"
-    log "building $name ($dir) into $BIN/$name: the first, uncached build takes minutes (log $LOG_DIR/$name-build.log)"
-    local start_us
-    start_us=$(now_us)
-    (cd -- "$dir" && "${cmd[@]}" -o "$BIN/$name.tmp" "$pkg") >"$LOG_DIR/$name-build.log" 2>&1 ||
-        { show_logs "$LOG_DIR/$name-build.log" && die "building $name failed"; }
-    mv -f -- "$BIN/$name.tmp" "$BIN/$name"
-    printf '%s\n' "$stamp" >"$BIN/$name.stamp"
-    log "built $name in $(elapsed_since "$start_us")"
+    go_build_cached "$BIN/$name" "$stamp" "$dir" "$pkg" "$name" "${cmd[@]}"
+    ((GO_BUILT)) || log "$name: cached build ($BIN/$name)"
 }
 
 build_tools() {

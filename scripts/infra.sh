@@ -59,19 +59,6 @@ KEYCLOAK_URL="http://127.0.0.1:$KEYCLOAK_PORT"
 
 # ------------------------------------------------------------------------------------ install
 
-# Go builds Jaeger. Debian 12's golang-go (1.19) is too old for Jaeger's go.mod, so a missing or
-# old Go is an error, not an apt install. sudo's secure_path drops the usual install location.
-require_go() {
-    [[ -x /usr/local/go/bin/go && ":$PATH:" != *:/usr/local/go/bin:* ]] && PATH="$PATH:/usr/local/go/bin"
-    local need have
-    need="$(awk '$1 == "go" { print $2; exit }' "$JAEGER_TOOL_DIR/go.mod")"
-    command -v go >/dev/null 2>&1 ||
-        die "Go is not installed: Jaeger is built from source (tools/jaeger) and needs Go >= $need; Debian's golang-go is too old, so install a current Go and put its bin/ on PATH"
-    have="$(GOTOOLCHAIN=local go env GOVERSION)"
-    [[ "$(printf '%s\n%s\n' "$need" "${have#go}" | sort -V | head -n 1)" == "$need" ]] ||
-        die "Go ${have#go} is too old to build Jaeger (tools/jaeger/go.mod needs Go >= $need)"
-}
-
 # The packages' default instances (started by an earlier install or at boot) hold our ports and
 # listen on every interface: stop them and keep them from starting again.
 stop_default_instances() {
@@ -103,7 +90,9 @@ stop_default_instances() {
 
 cmd_install() {
     apt_install "${PACKAGES[@]}"
-    require_go
+    # Go builds Jaeger. Debian 12's golang-go (1.19) is too old for Jaeger's go.mod, so a missing
+    # or old Go is an error, not an apt install.
+    require_go "$JAEGER_TOOL_DIR/go.mod" Jaeger
     local user
     for user in postgres rabbitmq prometheus; do
         getent passwd "$user" >/dev/null || die "system user '$user' missing after installing the packages"
@@ -306,20 +295,9 @@ jaeger_stamp() {
 }
 
 build_jaeger() {
-    [[ -x "$JAEGER_BIN" && "$(cat "$JAEGER_BIN.stamp" 2>/dev/null)" == "$(jaeger_stamp)" ]] && return 0
-    require_go
-    mkdir -p -- "$(dirname -- "$JAEGER_BIN")" "$LOG_DIR"
-    log "building Jaeger (tools/jaeger) into $JAEGER_BIN: a first, uncached build takes minutes (log $LOG_DIR/jaeger-build.log)"
-    local start_us
-    start_us=$(now_us)
-    # GOCACHE/GOMODCACHE stay as set (default: ~/.cache, ~/go), so rebuilds reuse them.
-    (cd -- "$JAEGER_TOOL_DIR" && "${JAEGER_BUILD[@]}" -o "$JAEGER_BIN.tmp" "$JAEGER_PKG") >"$LOG_DIR/jaeger-build.log" 2>&1 ||
-        { show_logs "$LOG_DIR/jaeger-build.log" && die "building Jaeger failed"; }
-    # mv, not overwriting in place: a running instance keeps its old inode.
-    mv -f -- "$JAEGER_BIN.tmp" "$JAEGER_BIN"
-    jaeger_stamp >"$JAEGER_BIN.stamp"
-    log "built Jaeger in $(elapsed_since "$start_us")"
-    ! daemon_running jaeger || warn "the running Jaeger is the previous build: run '$0 down jaeger' and '$0 up jaeger' to switch"
+    go_build_cached "$JAEGER_BIN" "$(jaeger_stamp)" "$JAEGER_TOOL_DIR" "$JAEGER_PKG" Jaeger "${JAEGER_BUILD[@]}"
+    ((GO_BUILT == 0)) || ! daemon_running jaeger ||
+        warn "the running Jaeger is the previous build: run '$0 down jaeger' and '$0 up jaeger' to switch"
 }
 
 ready_jaeger() {

@@ -99,6 +99,45 @@ show_logs() {
     done
 }
 
+# require_go GO_MOD WHAT: Go on PATH (or in /usr/local/go/bin, which sudo's secure_path drops),
+# new enough for GO_MOD; WHAT says what is built with it, for the error.
+require_go() {
+    [[ -x /usr/local/go/bin/go && ":$PATH:" != *:/usr/local/go/bin:* ]] && PATH="$PATH:/usr/local/go/bin"
+    local need have
+    need="$(awk '$1 == "go" { print $2; exit }' "$1")"
+    command -v go >/dev/null 2>&1 ||
+        die "Go is not installed: $2 is built from source and needs Go >= $need; Debian's golang-go is too old, so install a current Go and put its bin/ on PATH"
+    have="$(GOTOOLCHAIN=local go env GOVERSION)"
+    [[ "$(printf '%s\n%s\n' "$need" "${have#go}" | sort -V | head -n 1)" == "$need" ]] ||
+        die "Go ${have#go} is too old to build $2 ($1 needs Go >= $need)"
+}
+
+# go_build_cached OUT STAMP DIR PACKAGE WHAT BUILD_COMMAND...: builds PACKAGE of the Go module in
+# DIR with BUILD_COMMAND (go build ...) into OUT, unless OUT is there and OUT.stamp holds STAMP
+# (any change to the pins, sources or command differs). Sets GO_BUILT=1 if it built. The log is
+# $LOG_DIR/<name of OUT>-build.log; GOCACHE and GOMODCACHE stay as set (default ~/.cache, ~/go),
+# so rebuilds reuse them. The new binary replaces OUT by mv, so a running one keeps its inode.
+# shellcheck disable=SC2034 # GO_BUILT is read by the callers of go_build_cached
+GO_BUILT=0
+# shellcheck disable=SC2034
+go_build_cached() {
+    local out=$1 stamp=$2 dir=$3 pkg=$4 what=$5 name start_us
+    shift 5
+    GO_BUILT=0
+    [[ -x "$out" && "$(cat "$out.stamp" 2>/dev/null)" == "$stamp" ]] && return 0
+    require_go "$dir/go.mod" "$what"
+    name="$(basename -- "$out")"
+    mkdir -p -- "$(dirname -- "$out")" "$LOG_DIR"
+    log "building $what ($dir) into $out: a first, uncached build takes minutes (log $LOG_DIR/$name-build.log)"
+    start_us=$(now_us)
+    (cd -- "$dir" && "$@" -o "$out.tmp" "$pkg") >"$LOG_DIR/$name-build.log" 2>&1 ||
+        { show_logs "$LOG_DIR/$name-build.log" && die "building $what failed"; }
+    mv -f -- "$out.tmp" "$out"
+    printf '%s\n' "$stamp" >"$out.stamp"
+    GO_BUILT=1
+    log "built $what in $(elapsed_since "$start_us")"
+}
+
 # wait_for [--log FILE]... DEADLINE_SECONDS DESCRIPTION CMD [ARGS...]: polls CMD until it
 # succeeds. CMD returning 3 means "this can never succeed" (the process died) and fails at once.
 # On failure shows the logs and dies.
