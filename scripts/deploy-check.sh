@@ -151,6 +151,30 @@ shellcheck_deploy() {
     printf '%s scripts clean\n' "$((${#files[@]} + 1))"
 }
 
+# refuses WHAT PATTERN CMD...: CMD must fail, and name the fault (its output matches PATTERN).
+refuses() {
+    local what=$1 pattern=$2 out rc=0
+    shift 2
+    out="$("$@" 2>&1)" || rc=$?
+    ((rc != 0)) || { printf 'accepted %s\n' "$what"; return 1; }
+    grep -qE -- "$pattern" <<<"$out" || { printf 'refused %s, but without naming it:\n%s\n' "$what" "$out"; return 1; }
+    printf 'refused %s: %s\n' "$what" "$(grep -m1 -E -- "$pattern" <<<"$out" | sed 's/^ *//')"
+}
+
+# The checks themselves can fail: a Compose key the specification does not have and a
+# misspelt field in a rendered Deployment are each refused, by name. Without this, a checker
+# that passed everything would look the same as a clean deployment.
+checks_refuse_broken_input() {
+    printf 'services:\n  rabbitmq:\n    helthcheck_typo: true\n' >"$WORK/broken-compose.yaml"
+    sed 's/terminationGracePeriodSeconds:/terminationGracePeriodSecond:/' \
+        "$WORK/rendered-default.yaml" >"$WORK/broken-manifests.yaml"
+    refuses "an unknown Compose key" 'helthcheck_typo' \
+        "$BIN/deploy-check" compose -realm "$ROOT/config/keycloak/printflow-realm.json" \
+        "$ROOT/deploy/compose/compose.yaml" "$WORK/broken-compose.yaml" &&
+        refuses "a misspelt Deployment field" 'unknown field "spec.template.spec.terminationGracePeriodSecond"' \
+            "$BIN/deploy-check" manifests "$WORK/broken-manifests.yaml"
+}
+
 main() {
     mkdir -p -- "$WORK"
     build_tools
@@ -166,6 +190,7 @@ main() {
     check "rendered manifests decoded strictly into the Kubernetes API types and cross-checked" \
         "$BIN/deploy-check" manifests -prometheus-jobs "$ROOT/config/prometheus/prometheus.yml" \
         -extract "$WORK/extract" "${rendered[@]}"
+    check "the checks refuse a broken Compose file and a broken manifest" checks_refuse_broken_input
     check "the chart's files/ link into the repository" "$BIN/deploy-check" chart-files "$CHART"
     check "Compose file against the Compose specification's schema, mounts present" \
         "$BIN/deploy-check" compose -realm "$ROOT/config/keycloak/printflow-realm.json" "$ROOT/deploy/compose/compose.yaml"
