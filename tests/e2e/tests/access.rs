@@ -172,7 +172,13 @@ async fn customers_see_only_their_own_designs_and_orders() {
         .unwrap();
     assert_eq!(resp.status(), 403);
 
-    // A customer never calls CRM or MES directly; support does.
+    // A customer never calls CRM or MES directly; support does. MES creates the job when it
+    // consumes `order.created`, so wait until support sees it before comparing.
+    let job_url = format!("{}/orders/{order}/job", stack.mes);
+    printflow_test_support::assert_eventually!(
+        "MES has the order's job",
+        sam.get(&job_url).send().await.unwrap().status() == 200
+    );
     for url in [
         format!("{}/orders/{order}", stack.crm),
         format!("{}/orders/{order}/job", stack.mes),
