@@ -2,7 +2,6 @@
 
 use crate::accounting::{CountingExporter, CountingProcessor};
 use crate::export_token::{AuthenticatedClient, ExportToken};
-use crate::log_format::WithTraceIds;
 use crate::settings::{
     ExporterSettings, OtlpProtocol, ParentBasedRoot, SamplerSetting, TelemetrySettings,
 };
@@ -20,6 +19,7 @@ use opentelemetry_sdk::trace::{
 use opentelemetry_sdk::Resource;
 use printflow_config::{ConfigError, ConfigSource};
 use std::collections::HashMap;
+use std::io::IsTerminal as _;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
@@ -208,10 +208,7 @@ pub fn init(
             .with_writer(std::io::stderr)
             .boxed()
     } else {
-        tracing_subscriber::fmt::layer()
-            .event_format(WithTraceIds(tracing_subscriber::fmt::format()))
-            .with_writer(std::io::stderr)
-            .boxed()
+        crate::log_format::text_layer(std::io::stderr, std::io::stderr().is_terminal()).boxed()
     };
 
     let provider = if settings.sdk_disabled {

@@ -23,7 +23,7 @@ mod export_token;
 pub mod http_client;
 pub mod http_server;
 mod init;
-mod log_format;
+pub mod log_format;
 pub mod propagation;
 pub mod settings;
 
