@@ -91,10 +91,13 @@ impl Scheduler {
     async fn start_batch(&self, printers: &[i32]) -> Result<(usize, bool), TransitionError> {
         let mut tx = self.pool.begin().await?;
         // The printer locks serialise starts on one printer across instances and against a
-        // concurrent pause; the idleness check runs on a fresh snapshot after them.
+        // concurrent pause; the idleness check runs on a fresh snapshot after them. `NO KEY`:
+        // a job given this printer at intake checks its foreign key with a key-share lock on
+        // the printer row, which `FOR UPDATE` would block until this batch commits (intake
+        // then waited on every start batch under the order benchmark); pauses still conflict.
         let locked: Vec<i32> = sqlx::query_scalar(
             "SELECT id FROM printers WHERE id = ANY($1) AND NOT paused ORDER BY id
-             FOR UPDATE SKIP LOCKED",
+             FOR NO KEY UPDATE SKIP LOCKED",
         )
         .bind(printers)
         .fetch_all(&mut *tx)
