@@ -69,7 +69,7 @@ impl Config {
         Ok(Config {
             auth: AuthSettings::from_source(src, "CRM", "crm-api")?,
             http: HttpSettings::from_source(src, "CRM", 8081)?,
-            database: DatabaseSettings::from_source(src, "CRM", "printflow_crm", 10)?,
+            database: DatabaseSettings::from_source(src, "CRM", "printflow_crm", 24)?,
             broker: BrokerSettings::from_source(src, "CRM"),
             query_timeout: Duration::from_millis(query_timeout_ms),
             status_limits,
@@ -114,7 +114,7 @@ mod tests {
         let config = Config::from_source(&minimal()).unwrap();
         assert_eq!(config.http.host, "127.0.0.1");
         assert_eq!(config.http.port, 8081);
-        assert_eq!(config.database.max_connections, 10);
+        assert_eq!(config.database.max_connections, 24);
         assert_eq!(config.query_timeout, Duration::from_millis(2000));
         assert_eq!(config.status_limits, StatusLimits::default());
         assert_eq!(config.mes_url, "http://127.0.0.1:8082");

@@ -90,7 +90,7 @@ impl Config {
             auth: AuthSettings::from_source(src, "MES", "mes-api")?,
             client: ClientSettings::from_source(src, "MES", "mes-api")?,
             http: HttpSettings::from_source(src, "MES", 8082)?,
-            database: DatabaseSettings::from_source(src, "MES", "printflow_mes", 16)?,
+            database: DatabaseSettings::from_source(src, "MES", "printflow_mes", 24)?,
             broker: BrokerSettings::from_source(src, "MES"),
             shop_url: shop_url.trim_end_matches('/').to_owned(),
             shop_timeout: Duration::from_millis(shop_timeout_ms),
@@ -163,7 +163,7 @@ mod tests {
         let c = with(&[]).unwrap();
         assert_eq!(c.http.host, "127.0.0.1");
         assert_eq!(c.http.port, 8082);
-        assert_eq!(c.database.max_connections, 16);
+        assert_eq!(c.database.max_connections, 24);
         assert_eq!(c.printers, 4);
         assert_eq!(c.tick, Duration::from_millis(200));
         assert_eq!(c.shop_timeout, Duration::from_millis(3_000));
