@@ -4,7 +4,7 @@
 use crate::application::{Application, Task};
 use crate::health::{check_fn, database_check, health_routes, Check};
 use crate::schema::Schema;
-use crate::settings::{BrokerSettings, DatabaseSettings, HttpSettings};
+use crate::settings::{BrokerSettings, DatabaseSettings, HttpSettings, OutboxSettings};
 use anyhow::Context;
 use axum::body::Bytes;
 use axum::http::header;
@@ -19,7 +19,6 @@ use printflow_messaging::{
 use printflow_metrics::Metrics;
 use printflow_web::metrics::metrics_route;
 use printflow_web::server::{with_common_layers, Limits};
-use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use std::future::Future;
 use std::sync::Arc;
@@ -140,9 +139,8 @@ impl Runtime {
         settings: &DatabaseSettings,
         schema: &Schema,
     ) -> anyhow::Result<PgPool> {
-        let pool = PgPoolOptions::new()
-            .max_connections(settings.max_connections)
-            .acquire_timeout(settings.acquire_timeout)
+        let pool = settings
+            .pool_options(crate::settings::PING_IF_IDLE_FOR)
             .connect(&settings.url)
             .await
             .context("connecting to PostgreSQL")?;
@@ -248,13 +246,15 @@ impl Runtime {
         faults
     }
 
-    /// Runs the outbox relay of `pool` as a background task (woken by `signal` after commits)
-    /// and exports its backlog as metrics.
+    /// Runs the outbox relay of `pool` as a background task (woken by `signal` after commits),
+    /// exports its backlog as metrics, and purges rows sent longer ago than `outbox`'s retention
+    /// (`printflow_messaging::outbox::run_purge`).
     pub fn outbox_relay(
         self,
         messaging: &Messaging,
         pool: &PgPool,
         signal: OutboxSignal,
+        outbox: &OutboxSettings,
     ) -> Runtime {
         messaging.metrics.watch_outbox(&self.metrics, pool.clone());
         let relay = OutboxRelay::new(
@@ -264,8 +264,12 @@ impl Runtime {
             messaging.metrics.clone(),
         )
         .with_faults(self.faults.clone().unwrap_or_else(Faults::none));
+        let (purge_pool, retention) = (pool.clone(), outbox.retention);
         self.task("outbox relay", move |stop| {
             relay.run(stop.cancelled_owned())
+        })
+        .task("outbox purge", move |stop| {
+            printflow_messaging::outbox::run_purge(purge_pool, retention, stop.cancelled_owned())
         })
     }
 

@@ -33,4 +33,4 @@ pub use builder::{Messaging, Runtime};
 pub use process::main;
 pub use schema::Schema;
 pub use service::Service;
-pub use settings::{BrokerSettings, DatabaseSettings, HttpSettings};
+pub use settings::{BrokerSettings, DatabaseSettings, HttpSettings, OutboxSettings};

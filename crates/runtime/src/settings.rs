@@ -2,6 +2,7 @@
 //! where to listen, which database and how large a pool, which broker.
 
 use printflow_config::{parse_or, string_or, ConfigError, ConfigSource};
+use sqlx::postgres::PgPoolOptions;
 use std::time::Duration;
 
 /// Where the HTTP server listens.
@@ -41,7 +42,33 @@ pub struct DatabaseSettings {
     pub acquire_timeout: Duration,
 }
 
+/// A pooled connection that sat idle at least this long is pinged before it is handed out
+/// (see [`DatabaseSettings::pool_options`]).
+pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 impl DatabaseSettings {
+    /// The pool these settings describe. sqlx pings every connection on every acquire by
+    /// default: one round trip more for each transaction, about one in five of the services'
+    /// round trips under the order benchmark (docs/benchmarks.md). Here only a connection idle
+    /// for `ping_if_idle_for` or longer is pinged (and replaced if dead): one that waited long
+    /// enough for the server to restart or a firewall to forget it. A connection in use a moment
+    /// ago is as good as its last statement; if it breaks now, that one statement fails, as it
+    /// could right after a successful ping.
+    pub fn pool_options(&self, ping_if_idle_for: Duration) -> PgPoolOptions {
+        PgPoolOptions::new()
+            .max_connections(self.max_connections)
+            .acquire_timeout(self.acquire_timeout)
+            .test_before_acquire(false)
+            .before_acquire(move |conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= ping_if_idle_for {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
+    }
+
     /// Reads `<prefix>_DATABASE_URL`, `<prefix>_DATABASE_MAX_CONNECTIONS` (default
     /// `default_max_connections`) and `<prefix>_DATABASE_ACQUIRE_TIMEOUT_MS`.
     pub fn from_source(
@@ -89,6 +116,30 @@ impl BrokerSettings {
     }
 }
 
+/// The outbox's housekeeping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxSettings {
+    /// How long sent rows are kept before they are deleted (`<P>_OUTBOX_RETENTION_HOURS`,
+    /// default 168, a week; at least 1). CRM's reconciler republishes an order's `order.created`
+    /// from its outbox, so CRM refuses a retention shorter than its reconcile window.
+    pub retention: Duration,
+}
+
+impl OutboxSettings {
+    /// Reads `<prefix>_OUTBOX_RETENTION_HOURS`.
+    pub fn from_source(
+        src: &dyn ConfigSource,
+        prefix: &str,
+    ) -> Result<OutboxSettings, ConfigError> {
+        let key = format!("{prefix}_OUTBOX_RETENTION_HOURS");
+        let hours: u64 = parse_or(src, &key, 168)?;
+        at_least_one(&key, hours)?;
+        Ok(OutboxSettings {
+            retention: Duration::from_secs(hours.saturating_mul(3600)),
+        })
+    }
+}
+
 /// 0 connections would never serve a query and a 0 ms timeout would fail every acquire.
 fn at_least_one(key: &str, value: u64) -> Result<(), ConfigError> {
     if value == 0 {
@@ -121,6 +172,8 @@ mod tests {
         assert_eq!(db.acquire_timeout, Duration::from_secs(3));
         let broker = BrokerSettings::from_source(&empty, "CRM");
         assert_eq!(broker.url, "amqp://guest:guest@127.0.0.1:5672/%2f");
+        let outbox = OutboxSettings::from_source(&empty, "CRM").unwrap();
+        assert_eq!(outbox.retention, Duration::from_secs(7 * 24 * 3600));
     }
 
     #[test]
@@ -137,6 +190,12 @@ mod tests {
         assert_eq!(db.max_connections, 3);
         assert_eq!(db.acquire_timeout, Duration::from_millis(250));
 
+        map.insert("MES_OUTBOX_RETENTION_HOURS", "2".into());
+        assert_eq!(
+            OutboxSettings::from_source(&map, "MES").unwrap().retention,
+            Duration::from_secs(7200)
+        );
+
         for (key, bad) in [
             ("MES_DATABASE_MAX_CONNECTIONS", "0"),
             ("MES_DATABASE_MAX_CONNECTIONS", "many"),
@@ -146,6 +205,12 @@ mod tests {
             map.insert(key, bad.into());
             let err = DatabaseSettings::from_source(&map, "MES", "printflow_mes", 16).unwrap_err();
             assert_eq!(err.key, key, "{bad}");
+        }
+        for bad in ["0", "a week"] {
+            let mut map: HashMap<&str, String> = HashMap::new();
+            map.insert("MES_OUTBOX_RETENTION_HOURS", bad.into());
+            let err = OutboxSettings::from_source(&map, "MES").unwrap_err();
+            assert_eq!(err.key, "MES_OUTBOX_RETENTION_HOURS", "{bad}");
         }
     }
 }

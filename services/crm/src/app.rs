@@ -63,7 +63,7 @@ impl Service for Crm {
         Ok(runtime
             .routes(routes)
             .openapi(OPENAPI_JSON)
-            .outbox_relay(&messaging, &pool, outbox)
+            .outbox_relay(&messaging, &pool, outbox, &config.outbox)
             .task("reconciler", move |stop| {
                 reconciler.run(stop.cancelled_owned())
             })

@@ -4,7 +4,7 @@ use crate::reconcile::ReconcileSettings;
 use crate::status_limits::StatusLimits;
 use printflow_auth::{AuthSettings, ClientSettings};
 use printflow_faults::FaultSettings;
-use printflow_runtime::{BrokerSettings, DatabaseSettings, HttpSettings};
+use printflow_runtime::{BrokerSettings, DatabaseSettings, HttpSettings, OutboxSettings};
 use printflow_web::config::{parse_or, string_or, ConfigError, ConfigSource};
 use std::time::Duration;
 
@@ -16,11 +16,14 @@ pub struct Config {
     pub http: HttpSettings,
     /// How callers' tokens are verified (`CRM_AUTH_*`; audience `crm-api`).
     pub auth: AuthSettings,
-    /// The pool (`CRM_DATABASE_URL`; `CRM_DATABASE_MAX_CONNECTIONS`, default `10`;
+    /// The pool (`CRM_DATABASE_URL`; `CRM_DATABASE_MAX_CONNECTIONS`, default `24`;
     /// `CRM_DATABASE_ACQUIRE_TIMEOUT_MS`, default `3000`).
     pub database: DatabaseSettings,
     /// RabbitMQ (`CRM_AMQP_URL`).
     pub broker: BrokerSettings,
+    /// How long sent outbox rows are kept (`CRM_OUTBOX_RETENTION_HOURS`, default 168); at
+    /// least the reconcile window, since a repair republishes an order's `order.created` row.
+    pub outbox: OutboxSettings,
     /// `statement_timeout` of the queries behind HTTP requests and of the status-event
     /// transactions (`CRM_QUERY_TIMEOUT_MS`, default `2000`): a hung query answers 503 instead
     /// of hanging the caller (seed point 8).
@@ -66,6 +69,23 @@ impl Config {
                 reason,
             })?,
         };
+        let reconcile = ReconcileSettings {
+            interval: Duration::from_secs(positive(src, "CRM_RECONCILE_INTERVAL_SECONDS", 15)?),
+            grace: Duration::from_secs(positive(src, "CRM_RECONCILE_GRACE_SECONDS", 60)?),
+            window: Duration::from_secs(positive(src, "CRM_RECONCILE_WINDOW_SECONDS", 3600)?),
+        };
+        let outbox = OutboxSettings::from_source(src, "CRM")?;
+        if outbox.retention < reconcile.window {
+            return Err(ConfigError {
+                key: "CRM_OUTBOX_RETENTION_HOURS".into(),
+                value: (outbox.retention.as_secs() / 3600).to_string(),
+                reason: format!(
+                    "must cover CRM_RECONCILE_WINDOW_SECONDS ({} s): the reconciler republishes \
+                     order.created rows of orders that old",
+                    reconcile.window.as_secs()
+                ),
+            });
+        }
         Ok(Config {
             auth: AuthSettings::from_source(src, "CRM", "crm-api")?,
             http: HttpSettings::from_source(src, "CRM", 8081)?,
@@ -77,11 +97,8 @@ impl Config {
             client: ClientSettings::from_source(src, "CRM", "crm-api")?,
             mes_url: string_or(src, "CRM_MES_URL", "http://127.0.0.1:8082"),
             mes_timeout: Duration::from_millis(positive(src, "CRM_MES_TIMEOUT_MS", 5000)?),
-            reconcile: ReconcileSettings {
-                interval: Duration::from_secs(positive(src, "CRM_RECONCILE_INTERVAL_SECONDS", 15)?),
-                grace: Duration::from_secs(positive(src, "CRM_RECONCILE_GRACE_SECONDS", 60)?),
-                window: Duration::from_secs(positive(src, "CRM_RECONCILE_WINDOW_SECONDS", 3600)?),
-            },
+            reconcile,
+            outbox,
         })
     }
 }
@@ -158,6 +175,27 @@ mod tests {
             map.insert(key, "0".into());
             assert_eq!(Config::from_source(&map).unwrap_err().key, key);
         }
+        let mut map = minimal();
+        map.insert("CRM_OUTBOX_RETENTION_HOURS", "0".into());
+        assert_eq!(
+            Config::from_source(&map).unwrap_err().key,
+            "CRM_OUTBOX_RETENTION_HOURS"
+        );
+        // Shorter than the reconcile window: a repair could find its row purged.
+        map.insert("CRM_OUTBOX_RETENTION_HOURS", "2".into());
+        map.insert("CRM_RECONCILE_WINDOW_SECONDS", "10800".into());
+        let err = Config::from_source(&map).unwrap_err();
+        assert_eq!(err.key, "CRM_OUTBOX_RETENTION_HOURS");
+        assert!(
+            err.to_string().contains("CRM_RECONCILE_WINDOW_SECONDS"),
+            "{err}"
+        );
+        map.insert("CRM_RECONCILE_WINDOW_SECONDS", "7200".into());
+        assert_eq!(
+            Config::from_source(&map).unwrap().outbox.retention,
+            Duration::from_secs(7200)
+        );
+
         let mut map = minimal();
         map.insert("CRM_QUERY_TIMEOUT_MS", "0".into());
         assert!(Config::from_source(&map).is_err());

@@ -91,7 +91,7 @@ impl Service for Mes {
             .openapi(OPENAPI)
             .consumer(&messaging, MES_ORDER_CREATED, intake)
             .consumer(&messaging, MES_ORDER_CANCELLED, cancellation)
-            .outbox_relay(&messaging, &pool, signal)
+            .outbox_relay(&messaging, &pool, signal, &config.outbox)
             .task("scheduler", move |stop| scheduler.run(stop)))
     }
 }

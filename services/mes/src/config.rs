@@ -6,7 +6,7 @@
 use crate::production::{Production, QcMode};
 use printflow_auth::{AuthSettings, ClientSettings};
 use printflow_faults::FaultSettings;
-use printflow_runtime::{BrokerSettings, DatabaseSettings, HttpSettings};
+use printflow_runtime::{BrokerSettings, DatabaseSettings, HttpSettings, OutboxSettings};
 use printflow_web::config::{parse_or, string_or, ConfigError, ConfigSource};
 use std::time::Duration;
 
@@ -21,11 +21,13 @@ pub struct Config {
     /// MES's own client credentials for fetching model files from the Shop
     /// (`MES_AUTH_CLIENT_ID`, default `mes-api`; `MES_AUTH_CLIENT_SECRET`, required).
     pub client: ClientSettings,
-    /// The pool (`MES_DATABASE_URL`; `MES_DATABASE_MAX_CONNECTIONS`, default 16;
+    /// The pool (`MES_DATABASE_URL`; `MES_DATABASE_MAX_CONNECTIONS`, default 24;
     /// `MES_DATABASE_ACQUIRE_TIMEOUT_MS`, default 3000).
     pub database: DatabaseSettings,
     /// RabbitMQ (`MES_AMQP_URL`).
     pub broker: BrokerSettings,
+    /// How long sent outbox rows are kept (`MES_OUTBOX_RETENTION_HOURS`, default 168).
+    pub outbox: OutboxSettings,
     /// Base URL of the Shop API the model files are fetched from (`MES_SHOP_URL`).
     pub shop_url: String,
     /// Deadline of one call to Shop (`MES_SHOP_TIMEOUT_MS`, default 3000).
@@ -92,6 +94,7 @@ impl Config {
             http: HttpSettings::from_source(src, "MES", 8082)?,
             database: DatabaseSettings::from_source(src, "MES", "printflow_mes", 24)?,
             broker: BrokerSettings::from_source(src, "MES"),
+            outbox: OutboxSettings::from_source(src, "MES")?,
             shop_url: shop_url.trim_end_matches('/').to_owned(),
             shop_timeout: Duration::from_millis(shop_timeout_ms),
             printers,
