@@ -9,6 +9,7 @@ use crate::reconcile::Reconciler;
 use crate::routes::{self, openapi::OPENAPI_JSON};
 use crate::state::AppState;
 use crate::status_events::StatusEventHandler;
+use anyhow::Context;
 use printflow_auth::ServiceToken;
 use printflow_messaging::topology::CRM_ORDER_STATUS_CHANGED;
 use printflow_messaging::OutboxSignal;
@@ -39,10 +40,8 @@ impl Service for Crm {
         let pool = runtime.database(&config.database, &crate::SCHEMA).await?;
         let messaging =
             runtime.messaging(&config.broker, "printflow-crm", &[CRM_ORDER_STATUS_CHANGED]);
-        let db = Db {
-            pool: pool.clone(),
-            query_timeout: config.query_timeout,
-        };
+        let db = Db::new(pool.clone(), &config.database, config.query_timeout)
+            .context("the read pool's connection options")?;
         let faults = runtime.faults(&config.faults, crate::faults::FAULTS);
         let outbox = OutboxSignal::default();
         let metrics = CrmMetrics::register(runtime.metrics(), pool.clone(), config.status_limits);

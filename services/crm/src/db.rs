@@ -1,18 +1,49 @@
 //! Database helpers shared by the HTTP handlers and the status-event consumer.
 
+use printflow_runtime::settings::PING_IF_IDLE_FOR;
+use printflow_runtime::DatabaseSettings;
+use sqlx::postgres::PgConnectOptions;
 use sqlx::{PgPool, Postgres, Transaction};
 use std::time::Duration;
 
-/// The pool plus the deadline every statement run on behalf of a caller gets.
+/// Most connections of [`Db::reads`]: status and order look-ups take a millisecond or two each.
+const READ_CONNECTIONS: u32 = 8;
+
+/// The pools plus the deadline every statement run on behalf of a caller gets.
 #[derive(Debug, Clone)]
 pub struct Db {
     /// Connection pool.
     pub pool: PgPool,
-    /// `statement_timeout` of each statement in [`Db::begin`] transactions.
+    /// A small pool whose connections carry `statement_timeout` = [`Db::query_timeout`] from
+    /// the start, for look-ups of one statement: one round trip where a [`Db::begin`]
+    /// transaction takes three (begin with the timeout, read, commit), each a wait for a core
+    /// under load (the order benchmark's status query, docs/benchmarks.md). Its own pool also
+    /// keeps these reads from queueing behind the status-event consumers for a connection.
+    pub reads: PgPool,
+    /// `statement_timeout` of each statement in [`Db::begin`] transactions and on [`Db::reads`].
     pub query_timeout: Duration,
 }
 
 impl Db {
+    /// `pool`, and the read pool on the same database (connected on first use).
+    pub fn new(
+        pool: PgPool,
+        database: &DatabaseSettings,
+        query_timeout: Duration,
+    ) -> Result<Db, sqlx::Error> {
+        let ms = query_timeout.as_millis().clamp(1, i32::MAX as u128);
+        let options: PgConnectOptions = database.url.parse()?;
+        let reads = database
+            .pool_options(PING_IF_IDLE_FOR)
+            .max_connections(READ_CONNECTIONS)
+            .connect_lazy_with(options.options([("statement_timeout", ms.to_string())]));
+        Ok(Db {
+            pool,
+            reads,
+            query_timeout,
+        })
+    }
+
     /// Starts a transaction whose statements are cancelled by PostgreSQL after
     /// [`Db::query_timeout`] (SQLSTATE 57014, answered as 503 `query_timeout`). This is what keeps
     /// a status request from hanging behind a lock or a stuck database (seed point 8). The setting

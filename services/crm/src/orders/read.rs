@@ -71,11 +71,10 @@ pub async fn get_status(db: &Db, order_id: Uuid) -> Result<StatusView, OrderErro
     })
 }
 
-/// The order, read under the query timeout.
+/// The order, read under the query timeout (one statement on [`Db::reads`]).
 async fn load_order(db: &Db, order_id: Uuid) -> Result<OrderView, OrderError> {
-    let mut tx = db.begin().await?;
-    let row = fetch_order(&mut tx, order_id).await?;
-    tx.commit().await?;
+    let mut conn = db.reads.acquire().await?;
+    let row = fetch_order(&mut conn, order_id).await?;
     row.into_view()
 }
 
