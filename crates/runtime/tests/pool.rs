@@ -26,6 +26,9 @@ async fn one_connection(db: &TestDatabase, ping_if_idle_for: Duration) -> (PgPoo
         .await
         .unwrap();
     let pid = backend_pid(&pool).await.unwrap();
+    // sqlx returns a connection to the pool in a task of its own, after pinging it: wait until
+    // it is back, or that ping could meet the terminated connection and replace it first.
+    assert_eventually!("the connection is back in the pool", pool.num_idle() == 1);
     (pool, pid)
 }
 

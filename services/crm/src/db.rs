@@ -6,26 +6,22 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{PgPool, Postgres, Transaction};
 use std::time::Duration;
 
-/// Most connections of [`Db::reads`]: status and order look-ups take a millisecond or two each.
-const READ_CONNECTIONS: u32 = 8;
-
 /// The pools plus the deadline every statement run on behalf of a caller gets.
 #[derive(Debug, Clone)]
 pub struct Db {
     /// Connection pool.
     pub pool: PgPool,
-    /// A small pool whose connections carry `statement_timeout` = [`Db::query_timeout`] from
-    /// the start, for look-ups of one statement: one round trip where a [`Db::begin`]
-    /// transaction takes three (begin with the timeout, read, commit), each a wait for a core
-    /// under load (the order benchmark's status query, docs/benchmarks.md). Its own pool also
-    /// keeps these reads from queueing behind the status-event consumers for a connection.
-    pub reads: PgPool,
-    /// `statement_timeout` of each statement in [`Db::begin`] transactions and on [`Db::reads`].
+    /// A second pool, as large, whose connections carry `statement_timeout` =
+    /// [`Db::query_timeout`] from the start, for work of one statement (look-ups, the
+    /// status-event fast path): one round trip where a [`Db::begin`] transaction adds two
+    /// (begin with the timeout, commit), each a wait for a core under load (docs/benchmarks.md).
+    pub timed: PgPool,
+    /// `statement_timeout` of each statement in [`Db::begin`] transactions and on [`Db::timed`].
     pub query_timeout: Duration,
 }
 
 impl Db {
-    /// `pool`, and the read pool on the same database (connected on first use).
+    /// `pool`, and the timed pool on the same database (connected on first use).
     pub fn new(
         pool: PgPool,
         database: &DatabaseSettings,
@@ -33,13 +29,12 @@ impl Db {
     ) -> Result<Db, sqlx::Error> {
         let ms = query_timeout.as_millis().clamp(1, i32::MAX as u128);
         let options: PgConnectOptions = database.url.parse()?;
-        let reads = database
+        let timed = database
             .pool_options(PING_IF_IDLE_FOR)
-            .max_connections(READ_CONNECTIONS)
             .connect_lazy_with(options.options([("statement_timeout", ms.to_string())]));
         Ok(Db {
             pool,
-            reads,
+            timed,
             query_timeout,
         })
     }

@@ -118,6 +118,65 @@ async fn events_out_of_order_are_applied_in_sequence_order() {
     assert_eq!(first_receipts, [1, 2, 3, 4, 5, 6]);
 }
 
+/// Events of many orders at once, each order's in a different order, handled by the consumer's
+/// concurrent deliveries: the next-in-line fast path and the general path race for the same
+/// order rows, and every order must still end with its whole history in sequence order and
+/// nothing left waiting.
+#[tokio::test]
+async fn concurrent_events_in_any_order_are_all_applied_in_sequence_order() {
+    let t = spawn_app().await;
+    // Each permutation of 1..=6 is one order's delivery order: in order, reversed, pairs
+    // swapped, the first last, and two interleavings.
+    let orders: [[i64; 6]; 6] = [
+        [1, 2, 3, 4, 5, 6],
+        [6, 5, 4, 3, 2, 1],
+        [2, 1, 4, 3, 6, 5],
+        [2, 3, 4, 5, 6, 1],
+        [1, 3, 5, 2, 4, 6],
+        [4, 1, 5, 2, 6, 3],
+    ];
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        for _ in &orders {
+            ids.push(t.create_order().await.order_id);
+        }
+    }
+    // Round-robin over the orders, so consecutive deliveries belong to different orders and an
+    // order's events sit close together in the queue.
+    let deliveries: Vec<(Uuid, i64)> = (0..6)
+        .flat_map(|step| {
+            ids.iter()
+                .enumerate()
+                .map(move |(n, id)| (*id, orders[n % orders.len()][step]))
+        })
+        .collect();
+    for (id, seq) in deliveries {
+        t.send_status(id, seq, HAPPY[usize::try_from(seq - 1).unwrap()])
+            .await;
+    }
+    for id in &ids {
+        let status = t.wait_for_status(*id, OrderStatus::Shipped).await;
+        assert_eq!(status.status_version, 7, "order {id}");
+        assert_complete_happy_history(&t, *id).await;
+    }
+    let waiting: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM orders WHERE events_waiting OR last_source_sequence <> 6",
+    )
+    .fetch_one(&t.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        waiting, 0,
+        "every order processed all six events, none waits"
+    );
+    let pending: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM status_events WHERE outcome <> 'applied'")
+            .fetch_one(&t.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(pending, 0, "every first receipt was applied");
+}
+
 #[tokio::test]
 async fn duplicate_and_stale_events_change_nothing_and_are_recorded() {
     let t = spawn_app().await;

@@ -71,9 +71,9 @@ pub async fn get_status(db: &Db, order_id: Uuid) -> Result<StatusView, OrderErro
     })
 }
 
-/// The order, read under the query timeout (one statement on [`Db::reads`]).
+/// The order, read under the query timeout (one statement on [`Db::timed`]).
 async fn load_order(db: &Db, order_id: Uuid) -> Result<OrderView, OrderError> {
-    let mut conn = db.reads.acquire().await?;
+    let mut conn = db.timed.acquire().await?;
     let row = fetch_order(&mut conn, order_id).await?;
     row.into_view()
 }

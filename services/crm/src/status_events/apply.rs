@@ -13,6 +13,11 @@
 //! The consumer acks only after the commit, so a crash in between redelivers the message and the
 //! inbox makes the second delivery harmless.
 //!
+//! Most events are the next in line for an order with nothing waiting, and a legal step: for
+//! those, steps 1 to 3 run as one statement committed on its own ([`apply_next_in_line`]);
+//! anything else (a gap, a repeat, a refused step, events waiting) goes the general way above,
+//! which keeps `orders.events_waiting` up to date for that check.
+//!
 //! Tracing: [`record_and_apply`] runs in the span `order.status.apply` (a child of the consumer's
 //! CONSUMER span). What the transaction did is reported as span events (see
 //! [`crate::status_trace`]) only after it committed, so a rolled-back change is never reported
@@ -237,6 +242,16 @@ async fn record_in_transaction(
         )));
     }
     let received = PendingEvent::received(ev);
+    // The drill's lost update is decided event by event in the general path.
+    if !faults.armed(crate::faults::SKIP_UPDATE) {
+        if let Some(change) = apply_next_in_line(db, envelope, &received).await? {
+            let report = ApplyReport {
+                received: EventOutcome::Pending,
+                processed: vec![(ev.sequence, EventOutcome::Applied)],
+            };
+            return Ok((report, vec![Note::Changed(change)]));
+        }
+    }
     let mut tx = db.begin().await?;
     let Some((status, last_processed, inserted)) =
         lock_and_receive(&mut tx, envelope, &received).await?
@@ -282,6 +297,16 @@ async fn record_in_transaction(
         let first = (ev.sequence == last_processed + 1).then_some(received);
         let mut notes =
             apply_pending(&mut tx, faults, ev.order_id, current, last_processed, first).await?;
+        // What waits now, for the fast path's check. The order row is locked, and every event
+        // is received under that lock, so nothing is added to the inbox meanwhile.
+        sqlx::query(
+            "UPDATE orders SET events_waiting = EXISTS (
+                 SELECT 1 FROM status_events WHERE order_id = $1 AND outcome = 'pending')
+             WHERE id = $1",
+        )
+        .bind(ev.order_id)
+        .execute(&mut *tx)
+        .await?;
         if notes.is_empty() {
             notes.push(Note::Pending(StatusPending {
                 order_id: ev.order_id,
@@ -297,6 +322,100 @@ async fn record_in_transaction(
         processed: notes.iter().filter_map(Note::processed).collect(),
     };
     Ok((report, notes))
+}
+
+/// What [`apply_next_in_line`] changed: the status left and since when, the new version, when
+/// the new status began, when the order was created.
+type AppliedRow = (String, DateTime<Utc>, i64, DateTime<Utc>, DateTime<Utc>);
+
+/// The common case in one statement, committed on its own: the event is the next in line for
+/// its order, nothing waits in the inbox (`orders.events_waiting`), and the state machine allows
+/// the step. Locks the order row, records the event in the inbox as applied, changes the status
+/// and writes the history; `None` (nothing written) when any condition fails, and the general
+/// path then decides. One round trip where the general path takes four (begin, receive, apply,
+/// commit), on the timed pool ([`Db::timed`]) for the statement timeout.
+///
+/// The conditions are checked on the row as locked: if another event of this order committed
+/// while this statement waited for the lock, PostgreSQL checks them again on the row it left.
+/// That is why whether events wait is a column of the row and not a read of the inbox, which
+/// would see the inbox as it was when this statement started.
+async fn apply_next_in_line(
+    db: &Db,
+    envelope: &Envelope<OrderStatusChanged>,
+    event: &PendingEvent,
+) -> Result<Option<StatusChange>, ApplyError> {
+    let ev = &envelope.data;
+    let to = ev.status;
+    let allowed_from: Vec<&str> = OrderStatus::ALL
+        .iter()
+        .filter(|from| check_transition(**from, to).is_ok())
+        .map(|from| from.as_str())
+        .collect();
+    let row: Option<AppliedRow> = sqlx::query_as(
+        "WITH locked AS (
+             SELECT status, status_since FROM orders
+             WHERE id = $1 AND last_source_sequence = $2 - 1 AND NOT events_waiting
+               AND status = ANY($3)
+             FOR UPDATE),
+         received AS (
+             INSERT INTO status_events
+                 (order_id, sequence, message_id, status, failure, detail, source, changed_at,
+                  outcome)
+             SELECT $1, $2, $4, $5, $6, $7, $8, $9, 'applied' FROM locked
+             ON CONFLICT (order_id, sequence) DO NOTHING
+             RETURNING sequence),
+         changed AS (
+             UPDATE orders o SET status = $5, status_version = o.status_version + 1,
+                 status_since = now(), failure_reason = $10, last_source_sequence = $2
+             FROM locked
+             WHERE o.id = $1 AND EXISTS (SELECT 1 FROM received)
+             RETURNING locked.status AS from_status, locked.status_since AS from_since,
+                       o.status_version, o.status_since, o.created_at),
+         history AS (
+             INSERT INTO order_status_history (order_id, from_status, to_status,
+                 status_version, source, source_sequence, detail, changed_at)
+             SELECT $1, from_status, $5, status_version, $8, $2, $11, $9 FROM changed)
+         SELECT from_status, from_since, status_version, status_since, created_at FROM changed",
+    )
+    .bind(ev.order_id)
+    .bind(event.sequence)
+    .bind(&allowed_from)
+    .bind(envelope.message_id)
+    .bind(&event.status)
+    .bind(&event.failure)
+    .bind(&event.detail)
+    .bind(&event.source)
+    .bind(event.changed_at)
+    .bind(failure_reason(
+        to,
+        event.failure.as_deref(),
+        event.detail.as_deref(),
+    ))
+    .bind(history_detail(
+        event.failure.as_deref(),
+        event.detail.as_deref(),
+    ))
+    .fetch_optional(&db.timed)
+    .await?;
+    let Some((from, from_since, version, at, created_at)) = row else {
+        return Ok(None);
+    };
+    let from: OrderStatus =
+        from.parse()
+            .map_err(|e: printflow_contracts::status::UnknownStatus| {
+                ApplyError::Corrupt(e.to_string())
+            })?;
+    Ok(Some(StatusChange {
+        order_id: ev.order_id,
+        from,
+        to,
+        sequence: Some(event.sequence),
+        version,
+        source: event.source.clone(),
+        from_since,
+        at,
+        created_at,
+    }))
 }
 
 /// Steps 1 and 2 in one statement: locks the order row and inserts the first receipt of
