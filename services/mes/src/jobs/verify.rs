@@ -134,11 +134,49 @@ impl ModelVerifier {
 
     /// Records `verdict` for `claimed`, inside its verify span (the current span).
     async fn apply(&self, claimed: &Job, verdict: Verdict) -> Result<(), sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        match verdict {
+            Verdict::Verified => self.record_verified(claimed).await,
+            Verdict::Failed(reason, detail) => self.record_failed(claimed, reason, detail).await,
+            Verdict::Unavailable(why) => self.record_unavailable(claimed, why).await,
+        }
+    }
+
+    /// A verified model, in one statement committed on its own: the update locks the row and
+    /// checks, on the row as it is then, that the job still waits for this very check. A
+    /// transaction around a locking read and the write took four round trips per order
+    /// (docs/benchmarks.md).
+    async fn record_verified(&self, claimed: &Job) -> Result<(), sqlx::Error> {
         let span = tracing::Span::current();
-        let Some(job) = lock_job(&mut tx, claimed.id).await? else {
+        let updated = sqlx::query(
+            "UPDATE jobs SET model_verified = true, model_fetch_failures = 0,
+                             model_fetch_error = NULL, next_check_at = now(), updated_at = now()
+             WHERE id = $1 AND status = 'ACCEPTED' AND NOT model_verified AND sequence = $2",
+        )
+        .bind(claimed.id)
+        .bind(claimed.sequence)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if updated == 0 {
             span.record("mes.model_fetch.outcome", "dropped");
-            return Ok(());
+            tracing::info!("job changed while its model was fetched; result dropped");
+        } else {
+            span.record("mes.model_fetch.outcome", "verified");
+            tracing::info!("model verified");
+        }
+        Ok(())
+    }
+
+    /// Locks `claimed` if it still waits for the check whose result is being recorded; `None`
+    /// (and the span says `dropped`) if it was cancelled, verified or moved on meanwhile.
+    async fn lock_if_still_due(
+        tx: &mut sqlx::PgConnection,
+        claimed: &Job,
+    ) -> Result<Option<Job>, sqlx::Error> {
+        let span = tracing::Span::current();
+        let Some(job) = lock_job(tx, claimed.id).await? else {
+            span.record("mes.model_fetch.outcome", "dropped");
+            return Ok(None);
         };
         if job.status != OrderStatus::Accepted
             || job.model_verified
@@ -146,74 +184,78 @@ impl ModelVerifier {
         {
             span.record("mes.model_fetch.outcome", "dropped");
             tracing::info!(status = %job.status, "job changed while its model was fetched; result dropped");
+            return Ok(None);
+        }
+        Ok(Some(job))
+    }
+
+    /// Seed point 6: the file is not the one ordered (or no model at all); the span fails with
+    /// the reason as its error type, then the job goes to FAILED.
+    async fn record_failed(
+        &self,
+        claimed: &Job,
+        reason: FailureReason,
+        detail: String,
+    ) -> Result<(), sqlx::Error> {
+        let span = tracing::Span::current();
+        let mut tx = self.pool.begin().await?;
+        let Some(job) = Self::lock_if_still_due(&mut tx, claimed).await? else {
             return Ok(());
-        }
-        match verdict {
-            Verdict::Verified => {
-                sqlx::query(
-                    "UPDATE jobs SET model_verified = true, model_fetch_failures = 0,
-                                     model_fetch_error = NULL, next_check_at = now(),
-                                     updated_at = now()
-                     WHERE id = $1",
-                )
-                .bind(job.id)
-                .execute(&mut *tx)
-                .await?;
+        };
+        span.record("mes.model_fetch.outcome", "failed");
+        span.record("order.failure_reason", reason.as_str());
+        tracing::warn!(order.failure_reason = %reason, order.failure_detail = %detail, "model check failed");
+        printflow_telemetry::record_error(&span, reason.as_str(), &detail);
+        match transition(
+            &mut tx,
+            &self.production,
+            &job,
+            OrderStatus::Failed,
+            Some(reason),
+            Some(detail),
+        )
+        .await
+        {
+            Ok(_) => {
                 tx.commit().await?;
-                span.record("mes.model_fetch.outcome", "verified");
-                tracing::info!("model verified");
+                self.signal.wake();
             }
-            Verdict::Failed(reason, detail) => {
-                // Seed point 6: the file is not the one ordered (or no model at all); the span
-                // fails with the reason as its error type, then the job goes to FAILED.
-                span.record("mes.model_fetch.outcome", "failed");
-                span.record("order.failure_reason", reason.as_str());
-                tracing::warn!(order.failure_reason = %reason, order.failure_detail = %detail, "model check failed");
-                printflow_telemetry::record_error(&span, reason.as_str(), &detail);
-                match transition(
-                    &mut tx,
-                    &self.production,
-                    &job,
-                    OrderStatus::Failed,
-                    Some(reason),
-                    Some(detail),
-                )
-                .await
-                {
-                    Ok(_) => {
-                        tx.commit().await?;
-                        self.signal.wake();
-                    }
-                    Err(crate::jobs::transition::TransitionError::Database(e)) => return Err(e),
-                    Err(e) => tracing::warn!(error = %e, "could not fail job"),
-                }
-            }
-            Verdict::Unavailable(why) => {
-                let failures = job.model_fetch_failures.saturating_add(1);
-                let wait = backoff(failures);
-                let next = Utc::now() + TimeDelta::from_std(wait).unwrap_or(TimeDelta::seconds(30));
-                sqlx::query(
-                    "UPDATE jobs SET model_fetch_failures = $2, next_check_at = $3,
-                                     model_fetch_error = $4, updated_at = now()
-                     WHERE id = $1",
-                )
-                .bind(job.id)
-                .bind(failures)
-                .bind(next)
-                .bind(format!("model fetch failed ({failures} in a row): {why}"))
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                let retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
-                span.record("mes.model_fetch.outcome", "unavailable");
-                span.record("mes.model_fetch.failures", failures);
-                span.record("mes.model_fetch.retry_in_ms", retry_in_ms);
-                tracing::warn!(failures, retry_in_ms, error = %why, "shop unavailable; will retry the model fetch");
-                // Timeout vs refusal is on the CLIENT span's error.type; this span says the
-                // check did not happen and when it is tried again.
-                printflow_telemetry::record_error(&span, "shop_unavailable", &why);
-            }
+            Err(crate::jobs::transition::TransitionError::Database(e)) => return Err(e),
+            Err(e) => tracing::warn!(error = %e, "could not fail job"),
         }
+        Ok(())
+    }
+
+    /// Shop could not be asked: the check is tried again after a back-off.
+    async fn record_unavailable(&self, claimed: &Job, why: String) -> Result<(), sqlx::Error> {
+        let span = tracing::Span::current();
+        let mut tx = self.pool.begin().await?;
+        let Some(job) = Self::lock_if_still_due(&mut tx, claimed).await? else {
+            return Ok(());
+        };
+        let failures = job.model_fetch_failures.saturating_add(1);
+        let wait = backoff(failures);
+        let next = Utc::now() + TimeDelta::from_std(wait).unwrap_or(TimeDelta::seconds(30));
+        sqlx::query(
+            "UPDATE jobs SET model_fetch_failures = $2, next_check_at = $3,
+                             model_fetch_error = $4, updated_at = now()
+             WHERE id = $1",
+        )
+        .bind(job.id)
+        .bind(failures)
+        .bind(next)
+        .bind(format!("model fetch failed ({failures} in a row): {why}"))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        span.record("mes.model_fetch.outcome", "unavailable");
+        span.record("mes.model_fetch.failures", failures);
+        span.record("mes.model_fetch.retry_in_ms", retry_in_ms);
+        tracing::warn!(failures, retry_in_ms, error = %why, "shop unavailable; will retry the model fetch");
+        // Timeout vs refusal is on the CLIENT span's error.type; this span says the check did
+        // not happen and when it is tried again.
+        printflow_telemetry::record_error(&span, "shop_unavailable", &why);
         Ok(())
     }
 }
