@@ -1,23 +1,12 @@
 //! The outbox purge against a real PostgreSQL: rows sent before the cutoff go, in as many
 //! batches as it takes; pending rows (however old) and rows sent after the cutoff stay.
 
+mod common;
+
 use chrono::{Duration as Age, Utc};
-use futures::future::BoxFuture;
+use common::database;
 use printflow_messaging::outbox::purge_sent;
-use printflow_runtime::Schema;
-use printflow_test_support::TestDatabase;
-use sqlx::migrate::Migrator;
 use sqlx::PgPool;
-use std::sync::LazyLock;
-
-/// The runtime tests' stand-in service: its migrations plus the real outbox migration.
-static SERVICE: Migrator = sqlx::migrate!("tests/migrations");
-static SCHEMA: LazyLock<Schema> =
-    LazyLock::new(|| Schema::new(&[&SERVICE, &printflow_messaging::outbox::MIGRATOR]));
-
-fn migrate(pool: &PgPool) -> BoxFuture<'_, Result<(), String>> {
-    Box::pin(async move { SCHEMA.migrate(pool).await.map_err(|e| e.to_string()) })
-}
 
 /// Inserts `count` rows created `created_days` days ago and sent `sent_days` days ago (`None`:
 /// still pending), labelled `label` in their routing key; ids follow insertion order.
@@ -48,7 +37,7 @@ async fn labels_left(pool: &PgPool) -> Vec<(String, i64)> {
 
 #[tokio::test]
 async fn rows_sent_before_the_cutoff_are_purged_and_the_rest_kept() {
-    let db = TestDatabase::new("runtime", &SCHEMA.fingerprint(), migrate).await;
+    let db = database().await;
     let pool = &db.pool;
     // Oldest first, as ids and creation times go together.
     rows(pool, "old-pending", 3, 30, None).await;
@@ -84,6 +73,6 @@ async fn rows_sent_before_the_cutoff_are_purged_and_the_rest_kept() {
 
 #[tokio::test]
 async fn an_empty_outbox_purges_nothing() {
-    let db = TestDatabase::new("runtime", &SCHEMA.fingerprint(), migrate).await;
+    let db = database().await;
     assert_eq!(purge_sent(&db.pool, Utc::now()).await.unwrap(), 0);
 }

@@ -2,15 +2,13 @@
 //! idle is checked and replaced before it is handed out; a connection used a moment ago is
 //! handed out without that round trip.
 
-use futures::future::BoxFuture;
+mod common;
+
+use common::nothing;
 use printflow_runtime::DatabaseSettings;
 use printflow_test_support::{assert_eventually, TestDatabase};
 use sqlx::PgPool;
 use std::time::Duration;
-
-fn nothing(_pool: &PgPool) -> BoxFuture<'_, Result<(), String>> {
-    Box::pin(async { Ok(()) })
-}
 
 /// A one-connection pool on `db` that pings connections idle for `ping_if_idle_for` or longer,
 /// and the server process behind its connection.

@@ -3,40 +3,22 @@
 //! failing check, a service without database or broker runs, and the combined migrator takes a
 //! database whose outbox table was created by hand before it was a migration.
 
-use futures::future::BoxFuture;
+mod common;
+
+use common::{database, nothing, SCHEMA, SERVICE};
 use printflow_auth::AuthSettings;
 use printflow_runtime::health::check_fn;
-use printflow_runtime::{Application, DatabaseSettings, HttpSettings, Runtime, Schema};
+use printflow_runtime::{Application, DatabaseSettings, HttpSettings, Runtime};
 use printflow_test_support::{eventually, identity, TestDatabase};
 use serde_json::Value;
-use sqlx::migrate::{MigrateError, Migrator};
-use sqlx::PgPool;
+use sqlx::migrate::MigrateError;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// A stand-in service's own migrations.
-static SERVICE: Migrator = sqlx::migrate!("tests/migrations");
-
-/// The stand-in's schema: its migrations plus the real outbox migration.
-static SCHEMA: LazyLock<Schema> =
-    LazyLock::new(|| Schema::new(&[&SERVICE, &printflow_messaging::outbox::MIGRATOR]));
-
 const WAIT: Duration = Duration::from_secs(10);
-
-fn migrate(pool: &PgPool) -> BoxFuture<'_, Result<(), String>> {
-    Box::pin(async move { SCHEMA.migrate(pool).await.map_err(|e| e.to_string()) })
-}
-
-fn nothing(_pool: &PgPool) -> BoxFuture<'_, Result<(), String>> {
-    Box::pin(async { Ok(()) })
-}
-
-async fn database() -> TestDatabase {
-    TestDatabase::new("runtime", &SCHEMA.fingerprint(), migrate).await
-}
 
 /// Tokens of the dev realm (the real Keycloak) for audience `shop-api`, which the realm's people
 /// and Prometheus' tokens carry.
